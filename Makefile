@@ -1,0 +1,73 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else sets itself up too.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SITE ?= var/site
+STORE ?= demo
+BIND ?= 127.0.0.1
+
+.PHONY: help install test demo bench lint keys broker-config mosquitto mosquitto-optional clean
+
+help:
+	@echo "make demo           run a simulated store (embedded broker, nodes, gateway)"
+	@echo "make test           run the test suite (needs Mosquitto; installed via apt-get when root)"
+	@echo "make bench          run every benchmark in bench/ (QUICK=1 for the short runs)"
+	@echo "make lint           ruff and mypy"
+	@echo "make keys           make the store's keys, registry and gateway config in SITE=$(SITE) (STORE=$(STORE))"
+	@echo "make broker-config  write Mosquitto's config, passwords and ACL for SITE from its registry"
+	@echo "make install        the virtualenv in $(VENV) with the package and its dev/demo extras"
+
+# Root on Debian gets what is missing from apt-get; anyone else is told what to install.
+define apt_or_explain
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(1) with apt-get"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null) || \
+			{ echo "apt-get could not install $(1)"; exit 1; }; \
+	else \
+		echo "$(2) is missing: install it with 'sudo apt-get install $(1)' (Debian/Ubuntu) and run make again"; exit 1; \
+	fi
+endef
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "Python 3.11 or newer is needed as $(PYTHON) (set PYTHON=...)"; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(call apt_or_explain,python3-venv,Python's venv module); }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@echo "installing the package and its dev and demo extras into $(VENV)"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev,demo]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+mosquitto:
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { $(call apt_or_explain,mosquitto,Mosquitto (the MQTT broker)); }
+
+# The demo falls back to an in-process amqtt broker when Mosquitto is not to be had.
+mosquitto-optional:
+	@$(MAKE) --no-print-directory mosquitto || echo "continuing without Mosquitto: the demo will use amqtt"
+
+test: install mosquitto
+	$(BIN)/python -m pytest -q
+
+demo: install mosquitto-optional
+	$(BIN)/python -m hw.sim.demo
+
+bench: install mosquitto
+	@set -e; for script in bench/*.py; do \
+		echo "== $$script"; $(BIN)/python $$script $(if $(QUICK),--quick); done
+
+lint: install
+	$(BIN)/ruff check edge gateway upstream hw bench firmware_tests
+	$(BIN)/mypy edge gateway hw
+
+keys: install
+	$(BIN)/storeprov --site $(SITE) init --store $(STORE)
+
+broker-config: keys
+	$(BIN)/storeprov --site $(SITE) broker-config --bind $(BIND)
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""Why a message was refused: one reason per distinct failure, counted by the receiver."""
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_DEVICE = "unknown_device"
+    ROLE_FORBIDDEN = "role_forbidden"
+    OVERSIZE = "oversize"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+    FLOAT = "float"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_FIELD = "unknown_field"
+    WRONG_TYPE = "wrong_type"
+    INVALID_VALUE = "invalid_value"
+    HEADER_MISMATCH = "header_mismatch"
+    REPLAY = "replay"
+    RETAINED = "retained"
+    STALE = "stale"
+
+
+class ProtocolError(Exception):
+    """A message that breaks the wire contract. `reason` is what gets counted."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

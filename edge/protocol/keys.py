@@ -1,0 +1,117 @@
+"""Key files: Ed25519 signing keys, X25519 sealing keys, their public halves and fingerprints.
+
+A private key file holds the base64 of the 32-byte seed on one line, mode 0600; it is
+refused when others may read it, as ssh does. Public key files hold the base64 of the
+32-byte public key. Nothing here ever prints or logs a private key.
+"""
+
+import base64
+import binascii
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from nacl.public import PrivateKey, PublicKey
+from nacl.signing import SigningKey, VerifyKey
+
+
+class KeyFileError(Exception):
+    """A key file that is missing, unreadable, too open or malformed."""
+
+
+def fingerprint(public_key: bytes) -> str:
+    digest = hashlib.sha256(public_key).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def encode_key(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def decode_key(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFileError(f"{what} is not base64") from None
+    if len(raw) != 32:
+        raise KeyFileError(f"{what} holds {len(raw)} bytes, a key has 32")
+    return raw
+
+
+def write_secret_file(path: Path, text: str, overwrite: bool = True) -> None:
+    """Write a secret 0600 from its first byte, never briefly readable by others; atomic."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not overwrite:
+        raise KeyFileError(f"{path} exists; refusing to replace a key")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_public(path: Path, raw: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(encode_key(raw) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _read(path: Path, private: bool) -> bytes:
+    what = f"{'private' if private else 'public'} key file {path}"
+    try:
+        if private:
+            mode = path.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeyFileError(f"{what} is open to others (mode {stat.S_IMODE(mode):04o}); run chmod 600 {path}")
+        text = path.read_text()
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} does not exist") from None
+    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as error:
+        raise KeyFileError(f"{what} cannot be read: {error.__class__.__name__}") from None
+    return decode_key(text, what)
+
+
+def generate_signing_key(path: Path, overwrite: bool = False) -> VerifyKey:
+    """Make an Ed25519 key at `path` (0600) and its public half at `path.pub`."""
+    key = SigningKey.generate()
+    write_secret_file(path, encode_key(bytes(key)), overwrite)
+    write_public(public_path(path), bytes(key.verify_key))
+    return key.verify_key
+
+
+def generate_sealing_key(path: Path, overwrite: bool = False) -> PublicKey:
+    """Make an X25519 key at `path` (0600) and its public half at `path.pub`."""
+    key = PrivateKey.generate()
+    write_secret_file(path, encode_key(bytes(key)), overwrite)
+    write_public(public_path(path), bytes(key.public_key))
+    return key.public_key
+
+
+def public_path(private_path: Path) -> Path:
+    return private_path.with_name(private_path.name + ".pub")
+
+
+def load_signing_key(path: Path) -> SigningKey:
+    return SigningKey(_read(path, private=True))
+
+
+def load_sealing_key(path: Path) -> PrivateKey:
+    return PrivateKey(_read(path, private=True))
+
+
+def load_public_bytes(path: Path) -> bytes:
+    return _read(path, private=False)
+
+
+def load_verify_key(path: Path) -> VerifyKey:
+    return VerifyKey(load_public_bytes(path))
+
+
+def load_public_key(path: Path) -> PublicKey:
+    return PublicKey(load_public_bytes(path))

@@ -1,0 +1,205 @@
+"""Every message type of wire protocol v1 as a typed, frozen struct, and strict decoding.
+
+Integers only on the wire (mg, mm, ms, per-mille); every integer is bounded so that
+it fits SQLite and JSON consumers alike. Decoding takes one msgspec pass; only when
+that fails is the input examined again to name the reason precisely.
+"""
+
+import re
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta
+
+from edge.protocol.errors import ProtocolError, Reason
+
+PROTOCOL_VERSION: Final = 1
+_MAX_SAFE = 2**53
+
+Name = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}$")]
+CounterName = Annotated[str, Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
+Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Sku = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Base64 = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]*={0,2}$", max_length=8192)]
+QrToken = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.=-]{1,2048}$")]
+Ms = Annotated[int, Meta(ge=0, le=_MAX_SAFE)]
+Count = Annotated[int, Meta(ge=0, le=_MAX_SAFE)]
+Signed = Annotated[int, Meta(ge=-_MAX_SAFE, le=_MAX_SAFE)]
+PerMille = Annotated[int, Meta(ge=0, le=1000)]
+Lane = Annotated[int, Meta(ge=0, le=1023)]
+TempC10 = Annotated[int, Meta(ge=-32768, le=32767)]
+
+
+class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True):
+    """The header every message carries; `type` is the struct's tag."""
+
+    v: Literal[1]
+    dev: Name
+    boot: Count
+    seq: Count
+    ts: Ms
+
+    @property
+    def type(self) -> str:
+        return str(self.__struct_config__.tag)
+
+
+class Weight(Message, tag="weight"):
+    shelf: Name
+    lane: Lane
+    t0: Ms
+    t1: Ms
+    delta_mg: Signed
+    before_mg: Signed
+    after_mg: Signed
+    noise_mg: Count
+
+
+class Telemetry(Message, tag="telemetry"):
+    shelf: Name
+    lanes: Annotated[list[tuple[Lane, Signed]], Meta(max_length=1024)]
+
+
+class Interaction(Message, tag="interaction"):
+    shelf: Name
+    lanes: Annotated[list[Lane], Meta(max_length=1024)]
+    t0: Ms
+    t1: Ms
+    x_mm: Signed
+    y_mm: Signed
+    conf_pm: PerMille
+    holding: Literal["none", "item", "unknown"]
+
+
+class Presence(Message, tag="presence"):
+    people: Annotated[list[tuple[Signed, Signed, PerMille]], Meta(max_length=256)]
+
+
+class Passage(Message, tag="passage"):
+    gate: Name
+    dir: Literal["in", "out"]
+    t: Ms
+    grant: Ref | None
+    x_mm: Signed
+    y_mm: Signed
+
+
+class Palm(Message, tag="palm"):
+    req: Ref
+    purpose: Literal["entry", "enroll", "delete"]
+    sealed: Base64
+    quality_pm: PerMille
+    live_pm: PerMille
+
+
+class Qr(Message, tag="qr"):
+    req: Ref
+    token: QrToken
+
+
+class Health(Message, tag="health"):
+    uptime_s: Count
+    spool: Count
+    temp_c10: TempC10
+    counters: Annotated[dict[CounterName, Signed], Meta(max_length=64)] = {}
+
+
+class State(Message, tag="state"):
+    state: Literal["online", "stopped", "offline"]
+
+
+class Open(Message, tag="open"):
+    req: Ref
+    session: Ref
+    ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
+
+
+class Deny(Message, tag="deny"):
+    req: Ref
+    reason: Name
+    ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
+
+
+class Decision(Message, tag="decision"):
+    req: Ref
+    result: Literal["match", "nomatch", "error"]
+    account: Ref | None
+    score_pm: PerMille
+
+
+class Receipt(Message, tag="receipt"):
+    session: Ref
+    account: Ref | None
+    lines: Annotated[list[tuple[Sku, Annotated[int, Meta(ge=-10_000, le=10_000)]]], Meta(max_length=1000)]
+    opened_ms: Ms
+    closed_ms: Ms
+    review: bool
+
+
+AnyMessage = (
+    Weight | Telemetry | Interaction | Presence | Passage | Palm | Qr | Health | State | Open | Deny | Decision | Receipt
+)
+MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
+    str(cls.__struct_config__.tag): cls
+    for cls in (Weight, Telemetry, Interaction, Presence, Passage, Palm, Qr, Health, State, Open, Deny, Decision, Receipt)
+}
+COMMAND_TYPES: Final = frozenset({"open", "deny"})
+
+_decoder = msgspec.json.Decoder(AnyMessage)
+_encoder = msgspec.json.Encoder()
+_WRONG_TYPE = re.compile(r"^Expected `[^`]+`, got `")
+
+
+def encode_message(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode_message(data: bytes) -> AnyMessage:
+    """Decode message bytes into their typed struct, or raise ProtocolError naming why not."""
+    try:
+        return _decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise _explain(data, error) from None
+
+
+def _explain(data: bytes, error: Exception) -> ProtocolError:
+    try:
+        loose = msgspec.json.decode(data)
+    except msgspec.DecodeError as not_json:
+        return ProtocolError(Reason.NOT_JSON, str(not_json))
+    if not isinstance(loose, dict):
+        return ProtocolError(Reason.NOT_OBJECT, f"message is a JSON {type(loose).__name__}, not an object")
+    where = _first_float(loose, "$")
+    if where is not None:
+        return ProtocolError(Reason.FLOAT, f"number at {where} is not an integer")
+    kind = loose.get("type")
+    cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return ProtocolError(Reason.UNKNOWN_TYPE, f"type {kind!r} is not a v1 message type")
+    fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    missing = sorted(name for name, f in fields.items() if f.required and name not in loose)
+    if missing:
+        return ProtocolError(Reason.MISSING_FIELD, f"{kind} lacks {', '.join(missing)}")
+    unknown = sorted(set(loose) - set(fields) - {"type"})
+    if unknown:
+        return ProtocolError(Reason.UNKNOWN_FIELD, f"{kind} has no field {', '.join(unknown)}")
+    text = str(error)
+    if _WRONG_TYPE.match(text):
+        return ProtocolError(Reason.WRONG_TYPE, text)
+    return ProtocolError(Reason.INVALID_VALUE, text)
+
+
+def _first_float(value: Any, path: str) -> str | None:
+    if isinstance(value, float):
+        return path
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _first_float(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,59 @@
+"""`storenode`: run a node, or show what it is (id, role, key fingerprint, boot, spool)."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from edge.protocol.keys import KeyFileError, fingerprint, load_signing_key
+from edge.runtime.bootstate import BootStateError, BootStateFile
+from edge.runtime.config import ConfigError, load_node_config, resolve
+from edge.runtime.node import Node
+from edge.runtime.roles import ROLE_APPS
+
+
+def _run(config_path: Path) -> int:
+    config, base = load_node_config(config_path)
+    app = ROLE_APPS.get(config.role)
+    if app is None:
+        raise ConfigError(f"this build has no app for role {config.role} yet")
+    node = Node(config, base)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    node.start()
+    app(node, stopping)
+    node.stop()
+    return 0
+
+
+def _info(config_path: Path) -> int:
+    config, base = load_node_config(config_path)
+    key = load_signing_key(resolve(base, config.keys.device))
+    state_dir = resolve(base, config.state_dir)
+    boot = BootStateFile(state_dir / "boot.json").read().boot
+    print(f"node      {config.node}\nrole      {config.role}\nstore     {config.store}")
+    print(f"key       {fingerprint(bytes(key.verify_key))}\nboot      {boot}")
+    print(f"broker    {config.broker.host}:{config.broker.port}\nstate dir {state_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storenode", description=__doc__)
+    parser.add_argument("--config", type=Path, default=Path("/etc/storenode/node.toml"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the node's role app")
+    commands.add_parser("info", help="show the node's identity; never its private key")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args.config) if args.command == "run" else _info(args.config)
+    except (ConfigError, KeyFileError, BootStateError) as error:
+        print(f"storenode: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""A running node: stamps and signs what its role emits, spools it, and keeps the link,
+availability, health and command intake going. Role apps build on `Node.emit` and
+`Node.on_command`."""
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, TypedDict, TypeVar
+
+import msgspec
+import paho.mqtt.client as mqtt
+
+from edge.protocol.envelope import seal
+from edge.protocol.errors import ProtocolError
+from edge.protocol.keys import load_signing_key, load_verify_key
+from edge.protocol.messages import Health, Message, State, decode_message, encode_message
+from edge.protocol.roles import may_send
+from edge.protocol.topics import cmd_subscription, event_topic, state_topic
+from edge.runtime.bootstate import BootState, BootStateFile
+from edge.runtime.commands import Command, CommandGuard
+from edge.runtime.config import ConfigError, NodeConfig, resolve
+from edge.runtime.health import read_soc_temp_c10
+from edge.runtime.link import BrokerAddress, MqttLink, Retained
+from edge.runtime.spool import Spool
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+
+
+class HeaderFields(TypedDict):
+    v: Literal[1]
+    dev: str
+    boot: int
+    seq: int
+    ts: int
+
+
+# Role apps build messages with this placeholder header; `Node.emit` stamps the real one.
+UNSTAMPED: HeaderFields = {"v": 1, "dev": "unstamped", "boot": 0, "seq": 0, "ts": 0}
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Node:
+    def __init__(self, config: NodeConfig, base: Path, clock: Callable[[], int] = wall_ms) -> None:
+        self.config = config
+        self._clock = clock
+        self._started_ms = clock()
+        self._key = load_signing_key(resolve(base, config.keys.device))
+        gateway_key = load_verify_key(resolve(base, config.keys.gateway))
+        password = self._read_password(base)
+        state_dir = resolve(base, config.state_dir)
+        self._boot_file = BootStateFile(state_dir / "boot.json")
+        started = self._boot_file.next_boot()
+        self.boot = started.boot
+        self.counters: Counter[str] = Counter()
+        self.spool = Spool(state_dir / "spool.db", config.spool.sync)
+        if self.spool.quarantined is not None:
+            self.counters["spool_quarantined"] = 1
+        self._guard = CommandGuard(
+            config.store, config.node, config.gateway.id, gateway_key, (started.command_boot, started.command_seq)
+        )
+        self._handlers: dict[str, Callable[[Command], None]] = {}
+        self._seq = 0
+        self._emit_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self.link = MqttLink(
+            BrokerAddress(
+                config.broker.host,
+                config.broker.port,
+                config.node,
+                password,
+                config.broker.keepalive_s,
+                config.broker.reconnect_min_s,
+                config.broker.reconnect_max_s,
+            ),
+            self.spool,
+            config.spool.max_inflight,
+            will=self._state("offline"),
+            online=lambda: self._state("online"),
+            subscriptions=[cmd_subscription(config.store, config.node)],
+            on_message=self._command_arrived,
+        )
+
+    def _read_password(self, base: Path) -> str | None:
+        if self.config.broker.password_file is None:
+            return None
+        path = resolve(base, self.config.broker.password_file)
+        try:
+            return path.read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"broker password file {path} cannot be read: {error.strerror or error}") from None
+
+    def start(self) -> None:
+        self.link.start()
+        self._health_thread.start()
+        log.info("node %s (%s) boot %d started", self.config.node, self.config.role, self.boot)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.link.stop(self._state("stopped"))
+        self.spool.close()
+
+    def on_command(self, name: str, handler: Callable[[Command], None]) -> None:
+        self._handlers[name] = handler
+
+    def emit(self, message: M) -> M:
+        """Stamp the header, check the message against the schema, sign it and spool it."""
+        if not may_send(self.config.role, message.type):
+            raise ValueError(f"role {self.config.role} may not send {message.type}")
+        with self._emit_lock:
+            stamped = msgspec.structs.replace(
+                message, dev=self.config.node, boot=self.boot, seq=self._seq + 1, ts=self._clock()
+            )
+            data = encode_message(stamped)
+            try:
+                decode_message(data)
+            except ProtocolError as error:
+                raise ValueError(f"refusing to send an invalid {message.type}: {error}") from None
+            self.spool.append(event_topic(self.config.store, self.config.node, message.type), seal(self._key, data))
+            self._seq += 1
+        self.link.wake()
+        return stamped
+
+    def _state(self, state: Literal["online", "stopped", "offline"]) -> Retained:
+        message = State(v=1, dev=self.config.node, boot=self.boot, seq=0, ts=self._clock(), state=state)
+        return Retained(state_topic(self.config.store, self.config.node), seal(self._key, encode_message(message)))
+
+    def health(self) -> Health:
+        return Health(
+            **UNSTAMPED,
+            uptime_s=(self._clock() - self._started_ms) // 1000,
+            spool=self.spool.depth(),
+            temp_c10=read_soc_temp_c10(),
+            counters=dict(self.counters),
+        )
+
+    def _health_loop(self) -> None:
+        while not self._stop.wait(self.config.health.interval_s):
+            self.emit(self.health())
+
+    def _command_arrived(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            command = self._guard.check(message.topic, message.payload, bool(message.retain), self._clock())
+        except ProtocolError as error:
+            self.counters[f"cmd_rejected_{error.reason}"] += 1
+            log.warning("command refused: %s", error)
+            return
+        current = self._boot_file.read()
+        self._boot_file.write(BootState(current.boot, command.boot, command.seq))
+        self.counters["cmd_accepted"] += 1
+        handler = self._handlers.get(command.type)
+        if handler is None:
+            log.warning("no handler for command %s", command.type)
+            return
+        handler(command)

@@ -1,0 +1,121 @@
+"""`storegw`: run the gateway, inspect and export its journal, list devices."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+
+from edge.protocol.keys import KeyFileError
+from edge.runtime.config import ConfigError, resolve
+from gateway.config import load_gateway_config
+from gateway.journal import Journal, replay_line
+from gateway.registry import load_registry
+
+
+def _run(config_path: Path) -> int:
+    from gateway.service import Gateway
+
+    config, base = load_gateway_config(config_path)
+    gateway = Gateway(config, base)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    gateway.start()
+    print(f"gateway {config.id} journaling store {config.store} from {config.broker.host}:{config.broker.port}", flush=True)
+    stopping.wait()
+    gateway.stop()
+    return 0
+
+
+def _open_journal(config_path: Path) -> Journal:
+    config, base = load_gateway_config(config_path)
+    path = resolve(base, config.journal)
+    if not path.exists():
+        raise ConfigError(f"journal {path} does not exist yet; has the gateway run?")
+    return Journal(path)
+
+
+def _journal(args: argparse.Namespace) -> int:
+    journal = _open_journal(args.config)
+    out = sys.stdout.buffer
+    if args.stats:
+        out.write(b"accepted messages by device and type:\n")
+        for dev, kind, count in journal.counts():
+            out.write(f"  {dev:16} {kind:12} {count}\n".encode())
+        out.write(b"rejects by reason and device:\n")
+        for reason, dev, count, last_ms, detail in journal.rejects():
+            out.write(f"  {reason:16} {dev:16} {count:6}  last {last_ms}  {detail}\n".encode())
+        return 0
+    for row in journal.rows(args.dev, args.type, limit=args.limit):
+        if args.format == "replay":
+            out.write(replay_line(row) + b"\n")
+        elif args.format == "jsonl":
+            out.write(
+                b'{"id":%d,"recv_ms":%d,"topic":%s,"msg":%s}\n'
+                % (row.id, row.recv_ms, msgspec.json.encode(row.topic), row.message)
+            )
+        else:
+            out.write(f"{row.id:8} {row.recv_ms} {row.dev:14} {row.boot:4}/{row.seq:<8} {row.type:12} ".encode())
+            out.write(row.message[:120] + b"\n")
+    return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    config, base = load_gateway_config(args.config)
+    registry = load_registry(resolve(base, config.registry))
+    path = resolve(base, config.journal)
+    seen = Journal(path).devices() if path.exists() else {}
+    now = time.time_ns() // 1_000_000
+    print(f"{'node':14} {'role':7} {'state':8} {'boot':>5} {'seq':>8} {'last seen':>10} {'offset':>8} {'accepted':>9} {'dups':>6}  key")
+    for device in sorted(registry.devices.values(), key=lambda d: d.node):
+        row = seen.get(device.node)
+        if row is None:
+            print(f"{device.node:14} {device.role:7} {'never':8} {'':>5} {'':>8} {'':>10} {'':>8} {'':>9} {'':>6}  {device.fingerprint}")
+            continue
+        ago = f"{(now - row.last_recv_ms) / 1000:.0f}s ago"
+        offset = f"{row.offset_ms}ms" if row.offset_ms is not None else "-"
+        print(
+            f"{device.node:14} {device.role:7} {row.state or '-':8} {row.boot:>5} {row.seq:>8} {ago:>10} "
+            f"{offset:>8} {row.accepted:>9} {row.duplicates:>6}  {device.fingerprint}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storegw", description=__doc__)
+    parser.add_argument("--config", type=Path, default=Path("var/site/gateway.toml"))
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="verify and journal what devices publish")
+    journal = commands.add_parser("journal", help="inspect or export the journal")
+    journal.add_argument("--format", choices=["text", "jsonl", "replay"], default="text")
+    journal.add_argument("--dev")
+    journal.add_argument("--type")
+    journal.add_argument("--limit", type=int)
+    journal.add_argument("--stats", action="store_true", help="counts by device and type, and rejects by reason")
+    commands.add_parser("devices", help="registered devices with what the journal knows of them")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "run":
+            return _run(args.config)
+        if args.command == "journal":
+            return _journal(args)
+        return _devices(args)
+    except (ConfigError, KeyFileError) as error:
+        print(f"storegw: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

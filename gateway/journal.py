@@ -1,0 +1,180 @@
+"""The journal (SQLite, WAL): every accepted message with its receive time, the exact signed
+payload for audit, reject counts, the device table and the gateway's own boot counter.
+
+A batch is one transaction; the ingest acknowledges its messages only after `commit`.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY,
+    recv_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    dev TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS journal_event ON journal(dev, boot, seq) WHERE seq > 0;
+CREATE UNIQUE INDEX IF NOT EXISTS journal_state ON journal(dev, boot, ts) WHERE seq = 0;
+CREATE TABLE IF NOT EXISTS rejects (
+    reason TEXT NOT NULL,
+    dev TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (reason, dev)
+);
+CREATE TABLE IF NOT EXISTS devices (
+    dev TEXT PRIMARY KEY,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    last_recv_ms INTEGER NOT NULL,
+    state TEXT,
+    offset_ms INTEGER,
+    accepted INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+SIGNATURE_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    id: int
+    recv_ms: int
+    topic: str
+    dev: str
+    boot: int
+    seq: int
+    ts: int
+    type: str
+    payload: bytes
+
+    @property
+    def message(self) -> bytes:
+        return self.payload[SIGNATURE_BYTES:]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    dev: str
+    boot: int
+    seq: int
+    last_recv_ms: int
+    state: str | None
+    offset_ms: int | None
+    accepted: int
+    duplicates: int
+
+
+class Journal:
+    def __init__(self, path: Path, sync: str = "full") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._db.execute("ROLLBACK")
+
+    def insert(self, recv_ms: int, topic: str, dev: str, boot: int, seq: int, ts: int, kind: str, payload: bytes) -> bool:
+        """Add a message; False when the journal already holds it (a redelivered duplicate)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO journal(recv_ms, topic, dev, boot, seq, ts, type, payload) VALUES (?,?,?,?,?,?,?,?)",
+            (recv_ms, topic, dev, boot, seq, ts, kind, payload),
+        )
+        return cursor.rowcount == 1
+
+    def holds(self, dev: str, boot: int, seq: int) -> bool:
+        row = self._db.execute("SELECT 1 FROM journal WHERE dev=? AND boot=? AND seq=?", (dev, boot, seq)).fetchone()
+        return row is not None
+
+    def count_reject(self, reason: str, dev: str, now_ms: int, detail: str) -> None:
+        self._db.execute(
+            "INSERT INTO rejects(reason, dev, count, last_ms, detail) VALUES (?,?,1,?,?) "
+            "ON CONFLICT(reason, dev) DO UPDATE SET count=count+1, last_ms=excluded.last_ms, detail=excluded.detail",
+            (reason, dev, now_ms, detail[:200]),
+        )
+
+    def save_device(self, row: DeviceRow) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO devices(dev, boot, seq, last_recv_ms, state, offset_ms, accepted, duplicates) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (row.dev, row.boot, row.seq, row.last_recv_ms, row.state, row.offset_ms, row.accepted, row.duplicates),
+        )
+
+    def devices(self) -> dict[str, DeviceRow]:
+        rows = self._db.execute(
+            "SELECT dev, boot, seq, last_recv_ms, state, offset_ms, accepted, duplicates FROM devices"
+        ).fetchall()
+        return {row[0]: DeviceRow(*row) for row in rows}
+
+    def high_water_marks(self) -> dict[str, tuple[int, int]]:
+        """The newest (boot, seq) journaled per device: the dedupe state to restart from."""
+        rows = self._db.execute(
+            "SELECT dev, boot, max(seq) FROM journal WHERE seq > 0 AND boot = "
+            "(SELECT max(boot) FROM journal j WHERE j.dev = journal.dev AND j.seq > 0) GROUP BY dev"
+        ).fetchall()
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def newest_boots(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT dev, max(boot) FROM journal GROUP BY dev").fetchall())
+
+    def rejects(self) -> list[tuple[str, str, int, int, str]]:
+        return self._db.execute(
+            "SELECT reason, dev, count, last_ms, detail FROM rejects ORDER BY reason, dev"
+        ).fetchall()
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        return self._db.execute("SELECT dev, type, count(*) FROM journal GROUP BY dev, type ORDER BY dev, type").fetchall()
+
+    def rows(self, dev: str | None = None, kind: str | None = None, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:
+        query = "SELECT id, recv_ms, topic, dev, boot, seq, ts, type, payload FROM journal WHERE id > ?"
+        params: list[object] = [after_id]
+        if dev is not None:
+            query += " AND dev = ?"
+            params.append(dev)
+        if kind is not None:
+            query += " AND type = ?"
+            params.append(kind)
+        query += " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        for row in self._db.execute(query, params):
+            yield JournalRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bytes(row[8]))
+
+    def next_boot(self) -> int:
+        """Count a gateway start; its commands are stamped with this boot."""
+        self.begin()
+        row = self._db.execute("SELECT value FROM meta WHERE key='boot'").fetchone()
+        boot = (row[0] if row else 0) + 1
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('boot', ?)", (boot,))
+        self.commit()
+        return boot
+
+
+def replay_line(row: JournalRow) -> bytes:
+    """One line of the replay format: {"topic", "msg", "recv_ms"}, the message spliced in byte for byte."""
+    return b'{"topic":%s,"msg":%s,"recv_ms":%d}' % (msgspec.json.encode(row.topic), row.message, row.recv_ms)

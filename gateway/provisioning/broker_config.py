@@ -1,0 +1,113 @@
+"""Mosquitto's config, password file and ACL, generated from the registry.
+
+No anonymous clients; one credential per device; a device may write only its own
+role's event types and its own state, and read only its own commands. Persistence is
+on, and the gateway's queue is sized for a 10-minute gateway outage at full store load
+(Mosquitto's default of 1000 queued messages would drop the rest silently).
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from edge.protocol.envelope import MAX_PAYLOAD_BYTES
+from edge.protocol.keys import write_secret_file
+from edge.protocol.roles import EVENT_TYPES, Role
+from gateway.registry import Registry
+
+# Peak messages per second a device of each role sends in a busy store (camera: presence
+# at 10 Hz plus interactions; shelf: weight events while a crowd picks plus telemetry;
+# gate: passages, palms, QR reads), health included.
+PEAK_RATE_PER_S: Final[dict[Role, float]] = {Role.SHELF: 2.5, Role.CAMERA: 12.0, Role.GATE: 1.5}
+# A store's full load is never sized below this, so a site provisioned with its first few
+# devices already tolerates the outage of a full store.
+FULL_STORE_FLOOR_PER_S: Final = 100.0
+OUTAGE_S: Final = 600
+HEADROOM: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSizing:
+    peak_per_s: float
+    max_queued_messages: int
+
+    def explain(self) -> str:
+        return (
+            f"max_queued_messages {self.max_queued_messages} = {self.peak_per_s:.0f} msg/s peak "
+            f"x {OUTAGE_S} s outage x {HEADROOM} headroom"
+        )
+
+
+def size_queue(registry: Registry) -> QueueSizing:
+    peak = sum(PEAK_RATE_PER_S[device.role] for device in registry.devices.values())
+    peak = max(peak, FULL_STORE_FLOOR_PER_S)
+    return QueueSizing(peak, math.ceil(peak * OUTAGE_S * HEADROOM))
+
+
+def acl_text(registry: Registry) -> str:
+    store = registry.store
+    lines = ["# generated from the device registry by `make broker-config`; edits are overwritten", ""]
+    if registry.gateway is not None:
+        lines += [
+            f"user {registry.gateway.node}",
+            f"topic read store/{store}/node/+/event/#",
+            f"topic read store/{store}/node/+/state",
+            f"topic write store/{store}/node/+/cmd/#",
+            f"topic readwrite store/{store}/gateway/#",
+            "topic readwrite homeassistant/#",
+            f"topic write store/{store}/upstream/out/#",
+            f"topic read store/{store}/upstream/in/#",
+            "",
+        ]
+    for device in sorted(registry.devices.values(), key=lambda d: d.node):
+        base = f"store/{store}/node/{device.node}"
+        lines.append(f"user {device.node}")
+        lines += [f"topic write {base}/event/{kind}" for kind in sorted(EVENT_TYPES[device.role])]
+        lines += [f"topic write {base}/state", f"topic read {base}/cmd/#", ""]
+    return "\n".join(lines)
+
+
+def passwd_text(registry: Registry) -> str:
+    entries = ([registry.gateway] if registry.gateway else []) + sorted(registry.devices.values(), key=lambda d: d.node)
+    return "".join(f"{device.node}:{device.mqtt_password_hash}\n" for device in entries)
+
+
+def mosquitto_conf(directory: Path, sizing: QueueSizing, port: int, bind: str, run_as: str) -> str:
+    directory = directory.resolve()
+    return f"""# generated from the device registry by `make broker-config`; edits are overwritten
+per_listener_settings false
+allow_anonymous false
+password_file {directory / "passwd"}
+acl_file {directory / "acl"}
+listener {port} {bind}
+user {run_as}
+
+persistence true
+persistence_location {directory / "data"}/
+autosave_interval 10
+
+# {sizing.explain()}
+max_queued_messages {sizing.max_queued_messages}
+max_queued_bytes 0
+queue_qos0_messages false
+# the gateway acknowledges after each journal commit; a wide window lets it commit in batches
+max_inflight_messages 1000
+# above the protocol's {MAX_PAYLOAD_BYTES}-byte limit, so the gateway sees and counts oversize payloads
+max_packet_size 262144
+
+connection_messages true
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+"""
+
+
+def write_broker_config(directory: Path, registry: Registry, port: int, bind: str, run_as: str) -> QueueSizing:
+    sizing = size_queue(registry)
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    write_secret_file(directory / "passwd", passwd_text(registry).rstrip("\n"))
+    (directory / "acl").write_text(acl_text(registry))
+    (directory / "mosquitto.conf").write_text(mosquitto_conf(directory, sizing, port, bind, run_as))
+    return sizing

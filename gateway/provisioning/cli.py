@@ -1,0 +1,67 @@
+"""`storeprov`: the installer's provisioning commands (`make keys`, `make broker-config`)."""
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from edge.protocol.keys import KeyFileError
+from edge.protocol.roles import DEVICE_ROLES, Role
+from edge.runtime.config import ConfigError
+from gateway.config import load_gateway_config
+from gateway.provisioning.broker_config import write_broker_config
+from gateway.provisioning.provision import ProvisioningError, add_node, init_site
+from gateway.provisioning.site import Site
+from gateway.registry import load_registry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storeprov", description=__doc__)
+    parser.add_argument("--site", type=Path, default=Path("var/site"), help="site directory (default var/site)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    init = commands.add_parser("init", help="make the store's keys, registry and gateway config")
+    init.add_argument("--store", required=True)
+    init.add_argument("--gateway-id", default="gateway")
+    init.add_argument("--broker-host", default="127.0.0.1")
+    init.add_argument("--broker-port", type=int, default=1883)
+    node = commands.add_parser("add-node", help="give a node its key and credential and register it")
+    node.add_argument("node")
+    node.add_argument("role", choices=[str(role) for role in DEVICE_ROLES])
+    node.add_argument("--broker-host", help="address the node reaches the broker at (default: the gateway's)")
+    node.add_argument("--force", action="store_true", help="replace an existing identity")
+    broker = commands.add_parser("broker-config", help="write Mosquitto's config, passwords and ACL")
+    broker.add_argument("--bind", default="127.0.0.1")
+    broker.add_argument("--run-as", default=getpass.getuser(), help="user Mosquitto runs as when started as root")
+    commands.add_parser("show", help="list the registry with key fingerprints")
+    args = parser.parse_args(argv)
+    site = Site(args.site)
+    try:
+        if args.command == "init":
+            lines = init_site(site, args.store, args.gateway_id, args.broker_host, args.broker_port)
+        elif args.command == "add-node":
+            lines = add_node(site, args.node, Role(args.role), args.broker_host, args.force)
+        elif args.command == "broker-config":
+            registry = load_registry(site.registry)
+            gateway, _ = load_gateway_config(site.gateway_config)
+            sizing = write_broker_config(site.broker, registry, gateway.broker.port, args.bind, args.run_as)
+            lines = [
+                f"wrote {site.broker / 'mosquitto.conf'}, passwd and acl for {len(registry.devices)} devices",
+                sizing.explain(),
+                f"start it with: mosquitto -c {site.broker / 'mosquitto.conf'}",
+            ]
+        else:
+            registry = load_registry(site.registry)
+            lines = [f"store {registry.store}"]
+            everyone = ([registry.gateway] if registry.gateway else []) + sorted(
+                registry.devices.values(), key=lambda d: d.node
+            )
+            lines += [f"{d.node:14} {d.role:8} {d.fingerprint}" for d in everyone]
+    except (ProvisioningError, ConfigError, KeyFileError) as error:
+        print(f"storeprov: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Creating a site and adding nodes to it. Every step is idempotent: what exists is kept,
+and a node id already bound to another key is refused unless forced."""
+
+import shutil
+from pathlib import Path
+
+import tomli_w
+
+from edge.protocol.keys import (
+    fingerprint,
+    generate_sealing_key,
+    generate_signing_key,
+    load_public_bytes,
+    load_verify_key,
+    public_path,
+    write_secret_file,
+)
+from edge.protocol.roles import DEVICE_ROLES, Role
+from edge.runtime.config import ConfigError
+from gateway.config import load_gateway_config
+from gateway.provisioning.passwords import mosquitto_hash, new_password
+from gateway.provisioning.site import Site
+from gateway.registry import Device, Registry, load_registry, save_registry
+
+
+class ProvisioningError(Exception):
+    """A provisioning step that would destroy or contradict existing identity."""
+
+
+def _ensure_key(path: Path, sealing: bool = False) -> bool:
+    """Make the key at `path` unless it exists; True when it is new."""
+    if path.exists():
+        return False
+    if sealing:
+        generate_sealing_key(path)
+    else:
+        generate_signing_key(path)
+    return True
+
+
+def _write_toml(path: Path, document: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(document))
+
+
+def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_port: int) -> list[str]:
+    """Make the store's keys, the gateway's broker credential, the registry and gateway.toml."""
+    report: list[str] = []
+    for label, path, sealing in (
+        ("gateway", site.gateway_key, False),
+        ("upstream-sign", site.upstream_sign_key, False),
+        ("upstream-seal", site.upstream_seal_key, True),
+    ):
+        new = _ensure_key(path, sealing)
+        raw = load_public_bytes(public_path(path))
+        report.append(f"{label:14} {'new' if new else 'kept':4} {fingerprint(raw)}  {public_path(path)}")
+    if site.registry.exists():
+        registry = load_registry(site.registry)
+        if registry.store != store:
+            raise ProvisioningError(f"{site.registry} is for store {registry.store}, not {store}")
+    else:
+        registry = Registry(store)
+    if registry.gateway is None or registry.gateway.node != gateway_id or not site.gateway_password.exists():
+        password = new_password()
+        write_secret_file(site.gateway_password, password)
+        registry.gateway = Device(gateway_id, Role.GATEWAY, load_verify_key(public_path(site.gateway_key)), mosquitto_hash(password))
+        report.append(f"gateway credential for {gateway_id} written to {site.gateway_password}")
+    save_registry(site.registry, registry)
+    if not site.gateway_config.exists():
+        _write_toml(
+            site.gateway_config,
+            {
+                "store": store,
+                "id": gateway_id,
+                "registry": "registry.toml",
+                "journal": "state/journal.db",
+                "broker": {"host": broker_host, "port": broker_port, "password_file": "keys/gateway.mqtt-password"},
+                "keys": {"gateway": "keys/gateway.key", "upstream_sign": "keys/upstream-sign.key.pub"},
+            },
+        )
+        report.append(f"gateway config written to {site.gateway_config}")
+    return report
+
+
+def add_node(site: Site, node: str, role: Role, broker_host: str | None = None, force: bool = False) -> list[str]:
+    """Give a node its key and broker credential, register it, and write its config directory."""
+    if role not in DEVICE_ROLES:
+        raise ProvisioningError(f"role {role} is not a device role ({', '.join(DEVICE_ROLES)})")
+    if not site.registry.exists() or not site.gateway_config.exists():
+        raise ProvisioningError(f"{site.root} is not an initialised site; run `make keys` first")
+    registry = load_registry(site.registry)
+    gateway, _ = load_gateway_config(site.gateway_config)
+    directory = site.node_dir(node)
+    key_path = directory / "device.key"
+    existing = registry.get(node)
+    if existing is not None and existing.role != role and not force:
+        raise ProvisioningError(f"{node} is registered as {existing.role}; FORCE=1 to re-provision it as {role}")
+    if force and key_path.exists():
+        for path in (key_path, public_path(key_path), directory / "mqtt.pass"):
+            path.unlink(missing_ok=True)
+    if existing is not None and not force:
+        if not key_path.exists():
+            raise ProvisioningError(f"{node} is registered but its key is not in {directory}; FORCE=1 to replace it")
+        if bytes(load_verify_key(public_path(key_path))) != bytes(existing.key):
+            raise ProvisioningError(f"{node} is registered with another key; FORCE=1 to replace its identity")
+    new_key = _ensure_key(key_path)
+    password_file = directory / "mqtt.pass"
+    if new_key or not password_file.exists() or existing is None:
+        password = new_password()
+        write_secret_file(password_file, password)
+        password_hash = mosquitto_hash(password)
+    else:
+        password_hash = existing.mqtt_password_hash
+    verify_key = load_verify_key(public_path(key_path))
+    registry.add(Device(node, role, verify_key, password_hash))
+    save_registry(site.registry, registry)
+    for source in (site.gateway_key, site.upstream_sign_key, site.upstream_seal_key):
+        shutil.copyfile(public_path(source), directory / public_path(source).name)
+    _write_toml(
+        directory / "node.toml",
+        {
+            "node": node,
+            "role": str(role),
+            "store": registry.store,
+            "state_dir": "state",
+            "broker": {
+                "host": broker_host or gateway.broker.host,
+                "port": gateway.broker.port,
+                "password_file": "mqtt.pass",
+            },
+            "keys": {
+                "device": "device.key",
+                "gateway": "gateway.key.pub",
+                "upstream_sign": "upstream-sign.key.pub",
+                "upstream_seal": "upstream-seal.key.pub",
+            },
+            "gateway": {"id": gateway.id},
+            "hardware": {"backend": "sim"},
+        },
+    )
+    return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]
+
+
+__all__ = ["ConfigError", "ProvisioningError", "add_node", "init_site"]

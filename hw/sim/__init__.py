@@ -1,0 +1,1 @@
+"""Simulated hardware and simulated devices, for the demo, the tests and the benchmarks."""
