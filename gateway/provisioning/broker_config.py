@@ -7,6 +7,8 @@ on, and the gateway's queue is sized for a 10-minute gateway outage at full stor
 """
 
 import math
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -37,6 +39,11 @@ class QueueSizing:
             f"max_queued_messages {self.max_queued_messages} = {self.peak_per_s:.0f} msg/s peak "
             f"x {OUTAGE_S} s outage x {HEADROOM} headroom"
         )
+
+
+def current_user() -> str:
+    """Who Mosquitto should run as when started as root: by default whoever provisions."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def size_queue(registry: Registry) -> QueueSizing:

@@ -1,7 +1,6 @@
 """`storeprov`: the installer's provisioning commands (`make keys`, `make broker-config`)."""
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from edge.protocol.keys import KeyFileError
 from edge.protocol.roles import DEVICE_ROLES, Role
 from edge.runtime.config import ConfigError
 from gateway.config import load_gateway_config
-from gateway.provisioning.broker_config import write_broker_config
+from gateway.provisioning.broker_config import current_user, write_broker_config
 from gateway.provisioning.provision import ProvisioningError, add_node, init_site
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     node.add_argument("--force", action="store_true", help="replace an existing identity")
     broker = commands.add_parser("broker-config", help="write Mosquitto's config, passwords and ACL")
     broker.add_argument("--bind", default="127.0.0.1")
-    broker.add_argument("--run-as", default=getpass.getuser(), help="user Mosquitto runs as when started as root")
+    broker.add_argument("--run-as", default=current_user(), help="user Mosquitto runs as when started as root")
     commands.add_parser("show", help="list the registry with key fingerprints")
     args = parser.parse_args(argv)
     site = Site(args.site)

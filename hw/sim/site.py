@@ -1,0 +1,16 @@
+"""A provisioned site for a simulated store: keys, registry, gateway and node configs, made
+in one call by the same provisioning code an installer runs."""
+
+from pathlib import Path
+
+from edge.protocol.roles import Role
+from gateway.provisioning.provision import add_node, init_site
+from gateway.provisioning.site import Site
+
+
+def build_site(root: Path, store: str, nodes: list[tuple[str, Role]], broker_port: int) -> Site:
+    site = Site(root)
+    init_site(site, store, "gateway", "127.0.0.1", broker_port)
+    for node, role in nodes:
+        add_node(site, node, role)
+    return site
