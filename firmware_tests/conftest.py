@@ -1,0 +1,118 @@
+"""Shared fixtures: a provisioned store site with a real Mosquitto on a free loopback port,
+and helpers that run the gateway and simulated nodes as real processes."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.protocol.roles import Role
+from gateway.provisioning.site import Site
+from hw.sim.broker import MosquittoBroker, find_mosquitto, free_port
+from hw.sim.site import build_site
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Store:
+    """A site, its broker, and the processes started against it; everything is stopped at teardown."""
+
+    def __init__(self, root: Path, nodes: list[tuple[str, Role]]) -> None:
+        binary = find_mosquitto()
+        if binary is None:
+            raise RuntimeError("Mosquitto is not installed; `make test` installs it (apt-get install mosquitto)")
+        self.root = root
+        self.port = free_port()
+        self.site: Site = build_site(root / "site", "test", nodes, self.port)
+        self.broker = MosquittoBroker(self.site, self.port, binary)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.gateway: subprocess.Popen[bytes] | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        return self.site.root / "state" / "journal.db"
+
+    def node_config(self, node: str) -> Path:
+        return self.site.node_dir(node) / "node.toml"
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        self.processes.append(process)
+        return process
+
+    def start_gateway(self) -> subprocess.Popen[bytes]:
+        self.gateway = self.spawn("gateway", "-m", "gateway.cli", "--config", str(self.site.gateway_config), "run")
+        wait_until(self.journal_path.exists, 10, "the gateway's journal")
+        return self.gateway
+
+    def kill_gateway(self) -> None:
+        assert self.gateway is not None
+        self.gateway.send_signal(signal.SIGKILL)
+        self.gateway.wait(10)
+
+    def start_node(self, node: str, events: int, rate: float, *extra: str) -> subprocess.Popen[bytes]:
+        return self.spawn(
+            node, "-m", "hw.sim.traffic", "--config", str(self.node_config(node)),
+            "--events", str(events), "--rate", str(rate), *extra,
+        )
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        if not self.journal_path.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.journal_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
+    def journaled(self, dev: str, kind: str = "weight") -> list[tuple[int, int]]:
+        """(boot, seq) of a device's journaled events of one type, in journal order."""
+        rows = self.query("SELECT boot, seq FROM journal WHERE dev=? AND type=? ORDER BY id", dev, kind)
+        return [(int(boot), int(seq)) for boot, seq in rows]  # type: ignore[call-overload]
+
+    def rejects(self) -> dict[str, int]:
+        return {str(reason): int(count) for reason, count in self.query("SELECT reason, sum(count) FROM rejects GROUP BY reason")}  # type: ignore[call-overload]
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.broker.stop()
+
+
+@pytest.fixture
+def make_store(tmp_path: Path) -> Iterator[Callable[[list[tuple[str, Role]]], Store]]:
+    stores: list[Store] = []
+
+    def make(nodes: list[tuple[str, Role]]) -> Store:
+        store = Store(tmp_path, nodes)
+        stores.append(store)
+        store.broker.start()
+        return store
+
+    yield make
+    for store in stores:
+        store.close()

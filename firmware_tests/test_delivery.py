@@ -1,0 +1,89 @@
+"""Nothing lost, nothing twice: real node and gateway processes over a real Mosquitto."""
+
+import signal
+import sqlite3
+import time
+
+from edge.protocol.roles import Role
+from firmware_tests.conftest import Store, wait_until
+
+
+def assert_exactly_once_in_order(store: Store, dev: str, expected: list[tuple[int, int]]) -> None:
+    journaled = store.journaled(dev)
+    assert len(journaled) == len(set(journaled)), "an event was journaled twice"
+    assert sorted(journaled) == sorted(expected), f"{len(set(expected) - set(journaled))} events lost"
+    assert journaled == sorted(journaled), "events of one device were journaled out of order"
+
+
+def test_ten_thousand_events_are_each_journaled_exactly_once(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    node = store.start_node("shelf-01", 10_000, 0)
+    assert node.wait(120) == 0
+    wait_until(lambda: len(store.journaled("shelf-01")) >= 10_000, 60, "10,000 journaled events")
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 10_001)])
+
+
+def test_gateway_killed_mid_stream_loses_and_repeats_nothing(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    node = store.start_node("shelf-01", 6_000, 1_500)
+    wait_until(lambda: len(store.journaled("shelf-01")) > 500, 30, "the stream to be under way")
+    store.kill_gateway()
+    during_outage = len(store.journaled("shelf-01"))
+    time.sleep(1.5)
+    store.start_gateway()
+    assert node.wait(120) == 0
+    wait_until(lambda: len(store.journaled("shelf-01")) >= 6_000, 60, "all 6,000 events after the restart")
+    assert during_outage < 6_000, "the gateway was killed after the stream had ended"
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 6_001)])
+
+
+def test_broker_stopped_for_ten_seconds_while_node_produces(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF), ("camera-01", Role.CAMERA)])
+    store.start_gateway()
+    shelf = store.start_node("shelf-01", 3_000, 150)
+    camera = store.start_node("camera-01", 3_000, 150)
+    wait_until(lambda: len(store.journaled("shelf-01")) > 200, 30, "the stream to be under way")
+    store.broker.stop(signal.SIGTERM)
+    time.sleep(10)
+    produced_during_outage = store.node_config("shelf-01").parent / "state" / "spool.db"
+    spooled = sqlite3.connect(produced_during_outage).execute("SELECT count(*) FROM spool").fetchone()[0]
+    store.broker.start()
+    assert shelf.wait(120) == 0 and camera.wait(120) == 0
+    wait_until(
+        lambda: len(store.journaled("shelf-01")) >= 3_000 and len(store.journaled("camera-01", "presence")) >= 3_000,
+        60,
+        "every event after the broker came back",
+    )
+    assert spooled > 1_000, "the node did not keep producing into its spool during the outage"
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 3_001)])
+    camera_events = store.journaled("camera-01", "presence")
+    assert camera_events == [(1, seq) for seq in range(1, 3_001)]
+
+
+def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.broker.stop()
+    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
+    node = store.start_node("shelf-01", 400, 0, "--linger")
+
+    def spooled() -> int:
+        try:
+            return int(sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+    wait_until(lambda: spooled() == 400, 30, "400 events in the unsent spool")
+    node.send_signal(signal.SIGKILL)
+    node.wait(10)
+    assert spooled() == 400
+    store.broker.start()
+    store.start_gateway()
+    restarted = store.start_node("shelf-01", 0, 0)
+    assert restarted.wait(60) == 0
+    wait_until(lambda: len(store.journaled("shelf-01")) >= 400, 30, "the resent spool")
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 401)])
+    assert spooled() == 0
+    states = store.query("SELECT boot FROM journal WHERE dev='shelf-01' AND type='state'")
+    assert {boot for (boot,) in states} == {2}, "the restarted node must announce itself with a new boot"

@@ -1,0 +1,101 @@
+"""Bad messages reach the running gateway through the real broker and are refused under the
+right reason, counted, raised as alerts, and change nothing in the journal."""
+
+import json
+
+import msgspec
+from nacl.signing import SigningKey
+
+from edge.protocol.envelope import seal
+from edge.protocol.keys import load_signing_key
+from edge.protocol.messages import Weight, encode_message
+from edge.protocol.roles import Role
+from edge.protocol.topics import event_topic
+from firmware_tests.conftest import Store, wait_until
+from firmware_tests.mqtt_client import TestClient
+
+
+def weight(boot: int, seq: int, ts: int = 1_790_000_000_000) -> Weight:
+    return Weight(
+        v=1, dev="shelf-01", boot=boot, seq=seq, ts=ts, shelf="s1", lane=1, t0=ts - 500, t1=ts,
+        delta_mg=-250_000, before_mg=1_000_000, after_mg=750_000, noise_mg=900,
+    )
+
+
+def test_each_bad_message_is_rejected_under_its_reason(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    node_dir = store.site.node_dir("shelf-01")
+    key = load_signing_key(node_dir / "device.key")
+    device = TestClient.as_file_user(store.port, "shelf-01", node_dir / "mqtt.pass", "shelf-01")
+    dashboard = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "observer")
+    dashboard.subscribe("store/test/gateway/alerts")
+    topic = event_topic("test", "shelf-01", "weight")
+
+    good = seal(key, encode_message(weight(5, 10)))
+    device.publish(topic, good)
+    wait_until(lambda: store.journaled("shelf-01") == [(5, 10)], 10, "the good event")
+
+    device.publish(topic, good)  # a redelivered duplicate: acknowledged and dropped, not an alarm
+    forged = seal(SigningKey.generate(), encode_message(weight(5, 11)))
+    tampered = bytearray(seal(key, encode_message(weight(5, 12))))
+    tampered[-3] ^= 0x01
+    old_boot = seal(key, encode_message(weight(4, 99)))
+    wrong_topic = seal(key, encode_message(weight(5, 13)))
+    oversize = bytes(key.sign(b'{"pad":"' + b"x" * 70_000 + b'"}'))  # signed past seal()'s own limit
+    not_json = seal(key, b"\x00garbage, not json")
+    with_float = seal(key, encode_message(weight(5, 14)).replace(b'"noise_mg":900', b'"noise_mg":900.5'))
+    for target, payload in [
+        (topic, forged),
+        (topic, bytes(tampered)),
+        (topic, old_boot),
+        (event_topic("test", "shelf-01", "telemetry"), wrong_topic),
+        (topic, oversize),
+        (topic, not_json),
+        (topic, with_float),
+    ]:
+        device.publish(target, payload)
+
+    expected = {
+        "bad_signature": 2,
+        "replay": 1,
+        "header_mismatch": 1,
+        "oversize": 1,
+        "not_json": 1,
+        "float": 1,
+    }
+    wait_until(lambda: store.rejects() == expected, 10, f"rejects {expected}, have {store.rejects()}")
+    assert store.journaled("shelf-01") == [(5, 10)], "a bad message changed the journal"
+    duplicates = store.query("SELECT duplicates FROM devices WHERE dev='shelf-01'")
+    assert duplicates == [(1,)]
+    wait_until(lambda: len(dashboard.messages) >= len(expected), 10, "one alert per reason")
+    alerts = [json.loads(m.payload) for m in dashboard.messages]
+    assert {a["reason"] for a in alerts} == set(expected)
+    assert all(a["kind"] == "reject" and a["dev"] == "shelf-01" for a in alerts)
+    device.close()
+    dashboard.close()
+
+
+def test_broker_refuses_a_device_publishing_under_another_nodes_id(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF), ("shelf-02", Role.SHELF)])
+    store.start_gateway()
+    node_dir = store.site.node_dir("shelf-01")
+    key = load_signing_key(node_dir / "device.key")
+    intruder = TestClient.as_file_user(store.port, "shelf-01", node_dir / "mqtt.pass", "shelf-01")
+    impersonated = msgspec.structs.replace(weight(1, 1), dev="shelf-02")
+    intruder.publish(event_topic("test", "shelf-02", "weight"), seal(key, encode_message(impersonated)))
+    intruder.publish(event_topic("test", "shelf-01", "weight"), seal(key, encode_message(weight(1, 1))))
+    wait_until(lambda: store.journaled("shelf-01") == [(1, 1)], 10, "the device's own event")
+    assert store.query("SELECT count(*) FROM journal WHERE dev='shelf-02' OR topic LIKE '%shelf-02%'") == [(0,)]
+    assert store.rejects() == {}, "the broker, not the gateway, must have stopped the impersonation"
+    intruder.close()
+
+
+def test_broker_refuses_wrong_passwords_and_anonymous_clients(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    wrong = TestClient(store.port, "shelf-01", "not-the-password", "shelf-01")
+    assert wrong.refused is not None and not wrong.connected
+    wrong.close()
+    anonymous = TestClient(store.port, "", "", "anon")
+    assert anonymous.refused is not None and not anonymous.connected
+    anonymous.close()
