@@ -87,3 +87,21 @@ def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> N
     assert spooled() == 0
     states = store.query("SELECT boot FROM journal WHERE dev='shelf-01' AND type='state'")
     assert {boot for (boot,) in states} == {2}, "the restarted node must announce itself with a new boot"
+
+
+def test_events_wait_for_the_gateways_first_session_on_a_fresh_broker(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    node = store.start_node("shelf-01", 50, 0, "--linger")
+    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
+    wait_until(
+        lambda: spool.exists() and sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0] == 50,
+        20,
+        "50 events held in the spool while no gateway session exists",
+    )
+    time.sleep(1)
+    assert sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0] == 50
+    store.start_gateway()
+    wait_until(lambda: len(store.journaled("shelf-01")) >= 50, 20, "the held events once the gateway connected")
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 51)])
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(10) == 0

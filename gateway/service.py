@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import Deny, Open
-from edge.protocol.topics import gateway_prefix, node_subscriptions
+from edge.protocol.topics import gateway_prefix, gateway_state_topic, node_subscriptions
 from edge.runtime.config import ConfigError, resolve
 from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
@@ -98,7 +98,7 @@ class Gateway:
         self._client.enable_logger(logging.getLogger("paho"))
         if password is not None:
             self._client.username_pw_set(config.id, password)
-        self._client.will_set(f"{self._prefix}/state", self._state_payload("offline"), qos=1, retain=True)
+        self._client.will_set(gateway_state_topic(self.config.store), self._state_payload("offline"), qos=1, retain=True)
         self._client.reconnect_delay_set(config.broker.reconnect_min_s, config.broker.reconnect_max_s)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
@@ -209,7 +209,7 @@ class Gateway:
         )
 
     def _publish_state(self, state: str, wait: bool = False) -> None:
-        info = self._client.publish(f"{self._prefix}/state", self._state_payload(state), qos=1, retain=True)
+        info = self._client.publish(gateway_state_topic(self.config.store), self._state_payload(state), qos=1, retain=True)
         if wait and self._client.is_connected():
             info.wait_for_publish(3)
 

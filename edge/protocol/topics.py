@@ -90,6 +90,11 @@ def gateway_prefix(store: str) -> str:
     return f"store/{store}/gateway"
 
 
+def gateway_state_topic(store: str) -> str:
+    """The gateway's retained availability; nodes wait for it before sending events."""
+    return f"{gateway_prefix(store)}/state"
+
+
 def parse_topic(topic: str) -> Topic:
     parts = topic.split("/")
     if len(parts) >= 4 and parts[0] == "store" and _ID.match(parts[1]):

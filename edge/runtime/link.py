@@ -5,6 +5,11 @@ at a time (paho's message ids wrap at 65535, and a long outage must not sit in R
 paho resends what is in flight after a reconnect; each broker acknowledgement deletes
 its row. The retained `state` is published on every connect, and the signed `offline`
 state is the last will.
+
+Events leave the spool only once the gateway's retained state has been seen on this
+connection: it exists only after the gateway has connected and so holds a persistent
+session on the broker. Before that, the broker would acknowledge events and queue them
+for no one (a store's first power-on, a broker with fresh data).
 """
 
 import logging
@@ -47,6 +52,7 @@ class MqttLink:
         online: Callable[[], Retained],
         subscriptions: list[str],
         on_message: Callable[[mqtt.MQTTMessage], None],
+        gateway_state_topic: str,
     ) -> None:
         self._broker = broker
         self._spool = spool
@@ -54,6 +60,8 @@ class MqttLink:
         self._online = online
         self._subscriptions = subscriptions
         self._on_message = on_message
+        self._gateway_state_topic = gateway_state_topic
+        self._gateway_seen = False
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=broker.username, clean_session=True, protocol=mqtt.MQTTv311
         )
@@ -66,7 +74,7 @@ class MqttLink:
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_publish = self._published
-        self._client.on_message = lambda client, userdata, message: self._on_message(message)
+        self._client.on_message = self._arrived
         self._wake = threading.Condition()
         self._connected_now = False
         self._stopping = False
@@ -81,6 +89,11 @@ class MqttLink:
     @property
     def connected(self) -> bool:
         return self._connected_now
+
+    @property
+    def sending(self) -> bool:
+        """Connected, and the gateway's session is known to exist: events may leave the spool."""
+        return self._connected_now and self._gateway_seen
 
     def start(self) -> None:
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
@@ -119,7 +132,7 @@ class MqttLink:
         self.connects += 1
         state = self._online()
         client.publish(state.topic, state.payload, qos=1, retain=True)
-        for topic in self._subscriptions:
+        for topic in [self._gateway_state_topic, *self._subscriptions]:
             client.subscribe(topic, qos=1)
         log.info("connected to %s:%s", self._broker.host, self._broker.port)
         with self._wake:
@@ -130,8 +143,19 @@ class MqttLink:
     def _disconnected(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
         with self._wake:
             self._connected_now = False
+            self._gateway_seen = False
         if not self._stopping:
             log.warning("disconnected from broker (%s); reconnecting", reason)
+
+    def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic != self._gateway_state_topic:
+            self._on_message(message)
+            return
+        if message.payload and not self._gateway_seen:
+            log.info("gateway session present; sending the spool")
+            with self._wake:
+                self._gateway_seen = True
+                self._wake.notify()
 
     def _published(self, client: mqtt.Client, userdata: object, mid: int, reason: object, props: object) -> None:
         with self._wake:
@@ -170,4 +194,4 @@ class MqttLink:
                     self._more = True
 
     def _room(self) -> int:
-        return self._window - len(self._inflight) if self._connected_now else 0
+        return self._window - len(self._inflight) if self._connected_now and self._gateway_seen else 0

@@ -18,7 +18,7 @@ from edge.protocol.errors import ProtocolError
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import Health, Message, State, decode_message, encode_message
 from edge.protocol.roles import may_send
-from edge.protocol.topics import cmd_subscription, event_topic, state_topic
+from edge.protocol.topics import cmd_subscription, event_topic, gateway_state_topic, state_topic
 from edge.runtime.bootstate import BootState, BootStateFile
 from edge.runtime.commands import Command, CommandGuard
 from edge.runtime.config import ConfigError, NodeConfig, resolve
@@ -87,6 +87,7 @@ class Node:
             online=lambda: self._state("online"),
             subscriptions=[cmd_subscription(config.store, config.node)],
             on_message=self._command_arrived,
+            gateway_state_topic=gateway_state_topic(config.store),
         )
 
     def _read_password(self, base: Path) -> str | None:

@@ -16,6 +16,7 @@ from typing import Final
 from edge.protocol.envelope import MAX_PAYLOAD_BYTES
 from edge.protocol.keys import write_secret_file
 from edge.protocol.roles import EVENT_TYPES, Role
+from edge.protocol.topics import gateway_state_topic
 from gateway.registry import Registry
 
 # Peak messages per second a device of each role sends in a busy store (camera: presence
@@ -71,7 +72,7 @@ def acl_text(registry: Registry) -> str:
         base = f"store/{store}/node/{device.node}"
         lines.append(f"user {device.node}")
         lines += [f"topic write {base}/event/{kind}" for kind in sorted(EVENT_TYPES[device.role])]
-        lines += [f"topic write {base}/state", f"topic read {base}/cmd/#", ""]
+        lines += [f"topic write {base}/state", f"topic read {base}/cmd/#", f"topic read {gateway_state_topic(store)}", ""]
     return "\n".join(lines)
 
 
