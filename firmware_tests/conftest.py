@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge.protocol.roles import Role
+from edge.protocol.topics import gateway_state_topic
 from gateway.provisioning.site import Site
 from hw.sim.broker import MosquittoBroker, find_mosquitto, free_port
 from hw.sim.site import build_site
@@ -58,8 +59,16 @@ class Store:
         return process
 
     def start_gateway(self) -> subprocess.Popen[bytes]:
+        """Start the gateway and return once it has subscribed (it publishes `online` after subscribing)."""
+        from firmware_tests.mqtt_client import TestClient
+
+        probe = TestClient.as_file_user(self.port, "gateway", self.site.gateway_password, "harness-probe")
+        probe.subscribe(gateway_state_topic("test"))
         self.gateway = self.spawn("gateway", "-m", "gateway.cli", "--config", str(self.site.gateway_config), "run")
-        wait_until(self.journal_path.exists, 10, "the gateway's journal")
+        try:
+            wait_until(lambda: any(b'"state":"online"' in m.payload for m in probe.messages), 20, "the gateway online")
+        finally:
+            probe.close()
         return self.gateway
 
     def kill_gateway(self) -> None:

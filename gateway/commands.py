@@ -23,8 +23,10 @@ class CommandSigner:
         self._lock = threading.Lock()
 
     def sign(self, node: str, command: C, now_ms: int) -> tuple[str, bytes]:
-        """Return (topic, payload) for `command` to `node`; its header fields are replaced."""
+        """Return (topic, payload) for `command` to `node`; its header fields and target are replaced."""
         with self._lock:
             self._seq += 1
-            stamped = msgspec.structs.replace(command, dev=self._id, boot=self._boot, seq=self._seq, ts=now_ms)
+            stamped = msgspec.structs.replace(
+                command, dev=self._id, boot=self._boot, seq=self._seq, ts=now_ms, node=node
+            )
         return cmd_topic(self._store, node, stamped.type), seal(self._key, encode_message(stamped))

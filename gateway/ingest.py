@@ -7,6 +7,7 @@ failed commit leaves everything as it was and the unacknowledged batch comes bac
 """
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field, replace
 
 from edge.protocol.errors import ProtocolError, Reason
@@ -50,6 +51,7 @@ class IngestCore:
 
     def process(self, batch: list[Incoming]) -> BatchResult:
         result = BatchResult()
+        sequencing = self.sequencing.copy()
         touched: dict[str, DeviceRow] = {}
         samples: list[tuple[str, int, int]] = []
         self._journal.begin()
@@ -57,25 +59,36 @@ class IngestCore:
             for incoming in batch:
                 try:
                     verified = self._verifier.verify(incoming.topic, incoming.payload)
-                    journaled = self._journal_one(incoming, verified)
+                    journaled = self._journal_one(incoming, verified, sequencing)
                 except ProtocolError as error:
-                    dev = sender_of(incoming.topic)
-                    self._journal.count_reject(error.reason, dev, incoming.recv_ms, error.detail)
-                    result.rejected.append(Rejected(incoming, dev, error))
+                    self._reject(result, incoming, error)
+                    continue
+                except sqlite3.Error:
+                    raise
+                except Exception as failure:
+                    # A bug must cost one counted message, never stall the ingest on a retried batch.
+                    log.exception("unexpected failure on a message from %s", incoming.topic)
+                    self._reject(result, incoming, ProtocolError(Reason.INTERNAL_ERROR, f"{type(failure).__name__}: {failure}"))
                     continue
                 message = verified.message
                 row = touched.get(message.dev) or self.devices.get(message.dev) or DeviceRow(
                     message.dev, 0, 0, 0, None, None, 0, 0
                 )
                 if journaled:
+                    sequencing.accept(message.dev, message.boot, message.seq)
                     result.accepted.append(verified)
                     samples.append((message.dev, message.ts, incoming.recv_ms))
                     state = message.state if isinstance(message, State) else row.state
-                    newer = (message.boot, message.seq) > (row.boot, row.seq)
+                    if message.boot > row.boot:
+                        seq = message.seq
+                    elif message.boot == row.boot:
+                        seq = max(row.seq, message.seq)
+                    else:
+                        seq = row.seq
                     row = replace(
                         row,
                         boot=max(row.boot, message.boot),
-                        seq=message.seq if newer and message.seq > 0 else row.seq,
+                        seq=seq,
                         last_recv_ms=incoming.recv_ms,
                         state=state,
                         accepted=row.accepted + 1,
@@ -95,19 +108,25 @@ class IngestCore:
         except BaseException:
             self._journal.rollback()
             raise
-        for verified in result.accepted:
-            self.sequencing.accept(verified.message.dev, verified.message.boot, verified.message.seq)
+        self.sequencing = sequencing
         self.clocks.update(clocks)
         self.devices.update(touched)
         return result
 
-    def _journal_one(self, incoming: Incoming, verified: Verified) -> bool:
+    def _reject(self, result: BatchResult, incoming: Incoming, error: ProtocolError) -> None:
+        dev = sender_of(incoming.topic)
+        self._journal.count_reject(error.reason, dev, incoming.recv_ms, error.detail)
+        result.rejected.append(Rejected(incoming, dev, error))
+
+    def _journal_one(self, incoming: Incoming, verified: Verified, sequencing: Sequencing) -> bool:
         """Journal an accepted message; False for a duplicate; ProtocolError(REPLAY) for a replay."""
         message = verified.message
         if message.seq == 0:
-            if not self.sequencing.state_is_current(message.dev, message.boot):
+            if not sequencing.state_is_current(message.dev, message.boot):
+                if self._journal.holds_state(message.dev, message.boot, message.ts):
+                    return False
                 raise ProtocolError(Reason.REPLAY, f"state of boot {message.boot} is older than the newest boot seen")
-        elif self.sequencing.classify_event(message.dev, message.boot, message.seq) is Verdict.OLD:
+        elif sequencing.classify_event(message.dev, message.boot, message.seq) is Verdict.OLD:
             if self._journal.holds(message.dev, message.boot, message.seq):
                 return False
             raise ProtocolError(Reason.REPLAY, f"{message.boot}/{message.seq} is older than the dedupe window")

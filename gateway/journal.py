@@ -110,6 +110,10 @@ class Journal:
         row = self._db.execute("SELECT 1 FROM journal WHERE dev=? AND boot=? AND seq=?", (dev, boot, seq)).fetchone()
         return row is not None
 
+    def holds_state(self, dev: str, boot: int, ts: int) -> bool:
+        row = self._db.execute("SELECT 1 FROM journal WHERE dev=? AND boot=? AND ts=? AND seq=0", (dev, boot, ts)).fetchone()
+        return row is not None
+
     def count_reject(self, reason: str, dev: str, now_ms: int, detail: str) -> None:
         self._db.execute(
             "INSERT INTO rejects(reason, dev, count, last_ms, detail) VALUES (?,?,1,?,?) "

@@ -18,7 +18,7 @@ from edge.protocol.keys import KeyFileError, decode_key, encode_key, fingerprint
 from edge.protocol.roles import DEVICE_ROLES, Role
 from edge.runtime.config import ConfigError, read_toml
 
-NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}$")]
+NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
 
 
 class RegistryEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -23,6 +23,9 @@ class Sequencing:
     high: dict[str, tuple[int, int]] = field(default_factory=dict)
     newest_boot: dict[str, int] = field(default_factory=dict)
 
+    def copy(self) -> "Sequencing":
+        return Sequencing(self.window, dict(self.high), dict(self.newest_boot))
+
     def classify_event(self, dev: str, boot: int, seq: int) -> Verdict:
         mark = self.high.get(dev)
         if mark is None or (boot, seq) > mark:

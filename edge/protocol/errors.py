@@ -21,6 +21,7 @@ class Reason(StrEnum):
     REPLAY = "replay"
     RETAINED = "retained"
     STALE = "stale"
+    INTERNAL_ERROR = "internal_error"
 
 
 class ProtocolError(Exception):

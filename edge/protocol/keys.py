@@ -65,6 +65,8 @@ def write_public(path: Path, raw: bytes) -> None:
 def _read(path: Path, private: bool) -> bytes:
     what = f"{'private' if private else 'public'} key file {path}"
     try:
+        if path.is_dir():
+            raise KeyFileError(f"{what} is a directory")
         if private:
             mode = path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):

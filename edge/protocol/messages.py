@@ -16,12 +16,12 @@ from edge.protocol.errors import ProtocolError, Reason
 PROTOCOL_VERSION: Final = 1
 _MAX_SAFE = 2**53
 
-Name = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}$")]
-CounterName = Annotated[str, Meta(pattern=r"^[a-z0-9_-]{1,64}$")]
-Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-Sku = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Base64 = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]*={0,2}$", max_length=8192)]
-QrToken = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.=-]{1,2048}$")]
+Name = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
+CounterName = Annotated[str, Meta(pattern=r"^[a-z0-9_-]{1,64}\Z")]
+Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}\Z")]
+Sku = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}\Z")]
+Base64 = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]*={0,2}\Z", max_length=8192)]
+QrToken = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.=-]{1,2048}\Z")]
 Ms = Annotated[int, Meta(ge=0, le=_MAX_SAFE)]
 Count = Annotated[int, Meta(ge=0, le=_MAX_SAFE)]
 Signed = Annotated[int, Meta(ge=-_MAX_SAFE, le=_MAX_SAFE)]
@@ -109,12 +109,14 @@ class State(Message, tag="state"):
 
 
 class Open(Message, tag="open"):
+    node: Name
     req: Ref
     session: Ref
     ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
 
 
 class Deny(Message, tag="deny"):
+    node: Name
     req: Ref
     reason: Name
     ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
@@ -158,20 +160,22 @@ def decode_message(data: bytes) -> AnyMessage:
     """Decode message bytes into their typed struct, or raise ProtocolError naming why not."""
     try:
         return _decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
         raise _explain(data, error) from None
 
 
 def _explain(data: bytes, error: Exception) -> ProtocolError:
     try:
         loose = msgspec.json.decode(data)
-    except msgspec.DecodeError as not_json:
+    except (msgspec.DecodeError, UnicodeDecodeError) as not_json:
         return ProtocolError(Reason.NOT_JSON, str(not_json))
     if not isinstance(loose, dict):
         return ProtocolError(Reason.NOT_OBJECT, f"message is a JSON {type(loose).__name__}, not an object")
     where = _first_float(loose, "$")
     if where is not None:
         return ProtocolError(Reason.FLOAT, f"number at {where} is not an integer")
+    if "type" not in loose:
+        return ProtocolError(Reason.MISSING_FIELD, "message lacks type")
     kind = loose.get("type")
     cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:

@@ -6,8 +6,8 @@ from enum import StrEnum
 
 from edge.protocol.errors import ProtocolError, Reason
 
-_ID = re.compile(r"^[a-z0-9-]+$")
-_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+_ID = re.compile(r"[a-z0-9-]+")
+_TYPE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class Kind(StrEnum):
@@ -42,11 +42,11 @@ class Topic:
 
 
 def _checked(store: str, node: str | None, name: str) -> None:
-    if not _ID.match(store):
+    if not _ID.fullmatch(store):
         raise ValueError(f"store id {store!r} must match [a-z0-9-]+")
-    if node is not None and not _ID.match(node):
+    if node is not None and not _ID.fullmatch(node):
         raise ValueError(f"node id {node!r} must match [a-z0-9-]+")
-    if not _TYPE.match(name):
+    if not _TYPE.fullmatch(name):
         raise ValueError(f"message type {name!r} must match [a-z][a-z0-9_]*")
 
 
@@ -97,13 +97,13 @@ def gateway_state_topic(store: str) -> str:
 
 def parse_topic(topic: str) -> Topic:
     parts = topic.split("/")
-    if len(parts) >= 4 and parts[0] == "store" and _ID.match(parts[1]):
+    if len(parts) >= 4 and parts[0] == "store" and _ID.fullmatch(parts[1]):
         store, area = parts[1], parts[2]
-        if area == "node" and _ID.match(parts[3]):
+        if area == "node" and _ID.fullmatch(parts[3]):
             if len(parts) == 5 and parts[4] == "state":
                 return Topic(Kind.STATE, store, parts[3], "state")
-            if len(parts) == 6 and parts[4] in ("event", "cmd") and _TYPE.match(parts[5]):
+            if len(parts) == 6 and parts[4] in ("event", "cmd") and _TYPE.fullmatch(parts[5]):
                 return Topic(Kind.EVENT if parts[4] == "event" else Kind.CMD, store, parts[3], parts[5])
-        if area == "upstream" and len(parts) == 5 and parts[3] in ("out", "in") and _TYPE.match(parts[4]):
+        if area == "upstream" and len(parts) == 5 and parts[3] in ("out", "in") and _TYPE.fullmatch(parts[4]):
             return Topic(Kind.UPSTREAM_OUT if parts[3] == "out" else Kind.UPSTREAM_IN, store, None, parts[4])
     raise ProtocolError(Reason.BAD_TOPIC, f"topic {topic!r} is not a v1 topic")

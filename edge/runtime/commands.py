@@ -35,6 +35,10 @@ class CommandGuard:
         message = decode_message(open_envelope(self._key, payload))
         if not isinstance(message, (Open, Deny)) or message.type != where.name or message.dev != self._gateway_id:
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} from {message.dev} on {topic}")
+        if message.node != self._node:
+            # The signature does not cover the topic: the target inside it stops a command
+            # for one node being replayed on another's topic.
+            raise ProtocolError(Reason.HEADER_MISMATCH, f"command for {message.node} on {topic}")
         if (message.boot, message.seq) <= self.last:
             raise ProtocolError(Reason.REPLAY, f"command {message.boot}/{message.seq} is not newer than {self.last}")
         if now_ms > message.ts + message.ttl_ms or message.ts > now_ms + MAX_FUTURE_MS:

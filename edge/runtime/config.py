@@ -8,7 +8,7 @@ from msgspec import Meta
 
 from edge.protocol.roles import DEVICE_ROLES, Role
 
-NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}$")]
+NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
 
 
 class ConfigError(Exception):
@@ -77,6 +77,8 @@ def read_toml(path: Path, schema: type[msgspec.Struct]) -> msgspec.Struct:
         raise ConfigError(f"{path}: {error}") from None
     except msgspec.DecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text: {error.reason} at byte {error.start}") from None
 
 
 def resolve(base: Path, value: str) -> Path:

@@ -14,7 +14,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 
 from edge.protocol.envelope import seal
-from edge.protocol.errors import ProtocolError
+from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import Health, Message, State, decode_message, encode_message
 from edge.protocol.roles import may_send
@@ -153,6 +153,10 @@ class Node:
         except ProtocolError as error:
             self.counters[f"cmd_rejected_{error.reason}"] += 1
             log.warning("command refused: %s", error)
+            return
+        except Exception:
+            self.counters[f"cmd_rejected_{Reason.INTERNAL_ERROR}"] += 1
+            log.exception("command on %s refused after an unexpected failure", message.topic)
             return
         current = self._boot_file.read()
         self._boot_file.write(BootState(current.boot, command.boot, command.seq))

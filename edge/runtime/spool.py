@@ -58,7 +58,7 @@ class Spool:
 
     def _quarantine(self, error: sqlite3.DatabaseError) -> Path:
         """Keep a corrupt spool aside for recovery instead of refusing to run the node."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f".{time.time_ns() % 1_000_000_000:09d}"
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         for suffix in ("", "-wal", "-shm"):
             part = Path(str(self.path) + suffix)

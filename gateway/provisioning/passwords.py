@@ -29,4 +29,4 @@ def matches(password: str, stored: str) -> bool:
         raw = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations), 64)
     except ValueError:
         return False
-    return hmac.compare_digest(base64.b64encode(raw).decode(), digest)
+    return hmac.compare_digest(base64.b64encode(raw), digest.encode())

@@ -11,8 +11,10 @@ from edge.protocol.keys import (
     generate_sealing_key,
     generate_signing_key,
     load_public_bytes,
+    load_signing_key,
     load_verify_key,
     public_path,
+    write_public,
     write_secret_file,
 )
 from edge.protocol.roles import DEVICE_ROLES, Role
@@ -101,7 +103,7 @@ def add_node(site: Site, node: str, role: Role, broker_host: str | None = None, 
     if existing is not None and not force:
         if not key_path.exists():
             raise ProvisioningError(f"{node} is registered but its key is not in {directory}; FORCE=1 to replace it")
-        if bytes(load_verify_key(public_path(key_path))) != bytes(existing.key):
+        if bytes(load_signing_key(key_path).verify_key) != bytes(existing.key):
             raise ProvisioningError(f"{node} is registered with another key; FORCE=1 to replace its identity")
     new_key = _ensure_key(key_path)
     password_file = directory / "mqtt.pass"
@@ -111,7 +113,10 @@ def add_node(site: Site, node: str, role: Role, broker_host: str | None = None, 
         password_hash = mosquitto_hash(password)
     else:
         password_hash = existing.mqtt_password_hash
-    verify_key = load_verify_key(public_path(key_path))
+    # The public half is taken from the private key itself, and its file rewritten, so a
+    # stale .pub beside a replaced key can never put the wrong key in the registry.
+    verify_key = load_signing_key(key_path).verify_key
+    write_public(public_path(key_path), bytes(verify_key))
     registry.add(Device(node, role, verify_key, password_hash))
     save_registry(site.registry, registry)
     for source in (site.gateway_key, site.upstream_sign_key, site.upstream_seal_key):

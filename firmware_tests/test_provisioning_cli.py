@@ -1,0 +1,131 @@
+"""gateway/provisioning/cli.py: `storeprov` run in process, with its exit codes and output."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.provisioning.cli import main
+from gateway.provisioning.site import Site
+from gateway.registry import load_registry
+
+FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as leaving:
+        code = leaving.code if isinstance(leaving.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def private_texts(site: Site) -> list[str]:
+    paths = [site.gateway_key, site.upstream_sign_key, site.upstream_seal_key, *site.root.glob("nodes/*/device.key")]
+    return [path.read_text().strip() for path in paths]
+
+
+def test_init_add_node_broker_config_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "site")
+    site = Site(tmp_path / "site")
+    outputs: list[str] = []
+
+    code, out, err = run(capsys, "--site", root, "init", "--store", "s", "--broker-port", "18830")
+    assert (code, err) == (0, "")
+    assert len(FINGERPRINT.findall(out)) == 3
+    outputs.append(out)
+
+    code, out, err = run(capsys, "--site", root, "add-node", "n1", "shelf")
+    assert (code, err) == (0, "")
+    device = load_registry(site.registry).get("n1")
+    assert device is not None
+    assert FINGERPRINT.findall(out) == [device.fingerprint]
+    outputs.append(out)
+
+    code, out, err = run(capsys, "--site", root, "broker-config", "--run-as", "nobody")
+    assert (code, err) == (0, "")
+    assert "1 devices" in out
+    assert "120000" in out
+    assert (site.broker / "mosquitto.conf").exists()
+    assert "listener 18830 127.0.0.1" in (site.broker / "mosquitto.conf").read_text()
+    assert "user nobody" in (site.broker / "mosquitto.conf").read_text()
+    outputs.append(out)
+
+    code, out, err = run(capsys, "--site", root, "show")
+    assert (code, err) == (0, "")
+    registry = load_registry(site.registry)
+    assert registry.gateway is not None
+    assert out.splitlines()[0] == "store s"
+    assert FINGERPRINT.findall(out) == [registry.gateway.fingerprint, device.fingerprint]
+    assert re.search(r"^n1\s+shelf\s+SHA256:", out, re.MULTILINE)
+    outputs.append(out)
+
+    for secret in private_texts(site):
+        for printed in outputs:
+            assert secret not in printed
+            assert secret.rstrip("=") not in printed
+
+
+def test_rerunning_init_and_add_node_keeps_fingerprints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "site")
+    _, first_init, _ = run(capsys, "--site", root, "init", "--store", "s")
+    _, first_node, _ = run(capsys, "--site", root, "add-node", "cam-2", "camera")
+    code, second_init, _ = run(capsys, "--site", root, "init", "--store", "s")
+    assert code == 0
+    assert FINGERPRINT.findall(second_init) == FINGERPRINT.findall(first_init)
+    code, second_node, _ = run(capsys, "--site", root, "add-node", "cam-2", "camera")
+    assert code == 0
+    assert FINGERPRINT.findall(second_node) == FINGERPRINT.findall(first_node)
+
+
+def test_add_node_before_init_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--site", str(tmp_path / "nowhere"), "add-node", "n1", "shelf")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("storeprov: ")
+    assert "not an initialised site" in err
+
+
+def test_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "site")
+    run(capsys, "--site", root, "init", "--store", "s")
+    code, out, err = run(capsys, "--site", root, "add-node", "n1", "gateway")
+    assert code == 2
+    assert out == ""
+    assert "invalid choice" in err
+    assert load_registry(Site(tmp_path / "site").registry).get("n1") is None
+
+
+def test_role_change_without_force_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "site")
+    run(capsys, "--site", root, "init", "--store", "s")
+    run(capsys, "--site", root, "add-node", "n1", "shelf")
+    code, out, err = run(capsys, "--site", root, "add-node", "n1", "gate")
+    assert code == 2
+    assert out == ""
+    assert "registered as shelf" in err
+    code, out, err = run(capsys, "--site", root, "add-node", "n1", "gate", "--force")
+    assert (code, err) == (0, "")
+
+
+def test_init_for_another_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "site")
+    run(capsys, "--site", root, "init", "--store", "s")
+    code, _, err = run(capsys, "--site", root, "init", "--store", "t")
+    assert code == 2
+    assert "storeprov:" in err
+
+
+@pytest.mark.parametrize("command", ["show", "broker-config"])
+def test_commands_on_a_missing_site_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, err = run(capsys, "--site", str(tmp_path / "nowhere"), command)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("storeprov: ")
+
+
+def test_missing_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert code == 2
+    assert "usage" in err

@@ -1,0 +1,220 @@
+"""gateway/provisioning/provision.py: init_site and add_node, idempotent and refusing to lose identity."""
+
+import stat
+from pathlib import Path
+
+import pytest
+from nacl.signing import SigningKey
+
+from edge.protocol.keys import (
+    encode_key,
+    fingerprint,
+    generate_signing_key,
+    load_signing_key,
+    load_verify_key,
+    public_path,
+    write_secret_file,
+)
+from edge.protocol.roles import Role
+from edge.runtime.config import load_node_config
+from gateway.config import load_gateway_config
+from gateway.provisioning.passwords import matches
+from gateway.provisioning.provision import ProvisioningError, add_node, init_site
+from gateway.provisioning.site import Site
+from gateway.registry import load_registry
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def initialised(tmp_path: Path) -> Site:
+    site = Site(tmp_path / "site")
+    init_site(site, "s1", "gateway", "10.0.0.2", 1884)
+    return site
+
+
+def gateway_hash(site: Site) -> str:
+    gateway = load_registry(site.registry).gateway
+    assert gateway is not None
+    return gateway.mqtt_password_hash
+
+
+def fingerprints(lines: list[str]) -> list[str]:
+    return [word for line in lines for word in line.split() if word.startswith("SHA256:")]
+
+
+def test_init_site_creates_keys_registry_and_gateway_config(tmp_path: Path) -> None:
+    site = Site(tmp_path / "site")
+    report = init_site(site, "s1", "gw-main", "10.0.0.2", 1884)
+    for key in (site.gateway_key, site.upstream_sign_key, site.upstream_seal_key):
+        assert mode(key) == 0o600
+        assert public_path(key).exists()
+    assert mode(site.gateway_password) == 0o600
+    registry = load_registry(site.registry)
+    assert registry.store == "s1"
+    assert registry.devices == {}
+    assert registry.gateway is not None
+    assert registry.gateway.node == "gw-main"
+    assert registry.gateway.role is Role.GATEWAY
+    assert bytes(registry.gateway.key) == bytes(load_verify_key(public_path(site.gateway_key)))
+    assert bytes(registry.gateway.key) == bytes(load_signing_key(site.gateway_key).verify_key)
+    assert matches(site.gateway_password.read_text().strip(), registry.gateway.mqtt_password_hash)
+    config, base = load_gateway_config(site.gateway_config)
+    assert (config.store, config.id, config.broker.host, config.broker.port) == ("s1", "gw-main", "10.0.0.2", 1884)
+    assert base == site.root.resolve()
+    assert len(fingerprints(report)) == 3
+    assert fingerprint(bytes(registry.gateway.key)) in fingerprints(report)
+    assert all(" new " in line for line in report[:3])
+
+
+def test_init_site_is_idempotent(tmp_path: Path) -> None:
+    site = Site(tmp_path / "site")
+    first = init_site(site, "s1", "gateway", "127.0.0.1", 1883)
+    password = site.gateway_password.read_text()
+    registry_hash = gateway_hash(site)
+    key_text = site.gateway_key.read_text()
+    second = init_site(site, "s1", "gateway", "127.0.0.1", 1883)
+    assert fingerprints(second) == fingerprints(first)
+    assert all(" kept " in line for line in second[:3])
+    assert site.gateway_key.read_text() == key_text
+    assert site.gateway_password.read_text() == password
+    assert gateway_hash(site) == registry_hash
+
+
+def test_init_site_keeps_registered_devices(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF)
+    init_site(site, "s1", "gateway", "10.0.0.2", 1884)
+    assert set(load_registry(site.registry).devices) == {"n1"}
+
+
+def test_init_site_refuses_another_store(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    with pytest.raises(ProvisioningError, match="s1"):
+        init_site(site, "s2", "gateway", "10.0.0.2", 1884)
+
+
+def test_add_node_writes_a_loadable_node_config(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    report = add_node(site, "n1", Role.SHELF)
+    directory = site.node_dir("n1")
+    config, base = load_node_config(directory / "node.toml")
+    assert (config.node, config.role, config.store) == ("n1", Role.SHELF, "s1")
+    assert (config.broker.host, config.broker.port) == ("10.0.0.2", 1884)
+    assert config.gateway.id == "gateway"
+    assert base == directory.resolve()
+    key = base / config.keys.device
+    assert mode(key) == 0o600
+    assert config.broker.password_file is not None
+    password = base / config.broker.password_file
+    assert mode(password) == 0o600
+    for name in (config.keys.gateway, config.keys.upstream_sign, config.keys.upstream_seal):
+        assert name is not None and (base / name).exists()
+    assert (base / config.keys.gateway).read_text() == public_path(site.gateway_key).read_text()
+    device = load_registry(site.registry).get("n1")
+    assert device is not None
+    assert device.role is Role.SHELF
+    assert bytes(device.key) == bytes(load_signing_key(key).verify_key)
+    assert matches(password.read_text().strip(), device.mqtt_password_hash)
+    assert fingerprints(report) == [device.fingerprint]
+
+
+def test_add_node_broker_host_override(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "cam-1", Role.CAMERA, broker_host="gw.local")
+    config, _ = load_node_config(site.node_dir("cam-1") / "node.toml")
+    assert config.broker.host == "gw.local"
+    assert config.role is Role.CAMERA
+
+
+def test_add_node_twice_keeps_key_and_password(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    first = add_node(site, "n1", Role.GATE)
+    directory = site.node_dir("n1")
+    key_text = (directory / "device.key").read_text()
+    password = (directory / "mqtt.pass").read_text()
+    stored_hash = load_registry(site.registry).devices["n1"].mqtt_password_hash
+    second = add_node(site, "n1", Role.GATE)
+    assert fingerprints(second) == fingerprints(first)
+    assert " kept " in second[0]
+    assert (directory / "device.key").read_text() == key_text
+    assert (directory / "mqtt.pass").read_text() == password
+    assert load_registry(site.registry).devices["n1"].mqtt_password_hash == stored_hash
+
+
+def test_add_node_with_another_role_needs_force(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF)
+    with pytest.raises(ProvisioningError, match="registered as shelf"):
+        add_node(site, "n1", Role.CAMERA)
+    assert load_registry(site.registry).devices["n1"].role is Role.SHELF
+    add_node(site, "n1", Role.CAMERA, force=True)
+    assert load_registry(site.registry).devices["n1"].role is Role.CAMERA
+
+
+def test_replaced_key_files_are_refused_unless_forced(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF)
+    key_path = site.node_dir("n1") / "device.key"
+    registered = bytes(load_registry(site.registry).devices["n1"].key)
+    intruder = bytes(generate_signing_key(key_path, overwrite=True))
+    with pytest.raises(ProvisioningError, match="another key"):
+        add_node(site, "n1", Role.SHELF)
+    assert bytes(load_registry(site.registry).devices["n1"].key) == registered
+    add_node(site, "n1", Role.SHELF, force=True)
+    now = bytes(load_registry(site.registry).devices["n1"].key)
+    assert now not in (registered, intruder)
+    assert now == bytes(load_signing_key(key_path).verify_key)
+    assert now == bytes(load_verify_key(public_path(key_path)))
+
+
+def test_replaced_private_key_is_refused(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF)
+    key_path = site.node_dir("n1") / "device.key"
+    write_secret_file(key_path, encode_key(bytes(SigningKey.generate())))
+    with pytest.raises(ProvisioningError):
+        add_node(site, "n1", Role.SHELF)
+
+
+def test_registered_node_without_its_key_is_refused(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF)
+    (site.node_dir("n1") / "device.key").unlink()
+    with pytest.raises(ProvisioningError, match="FORCE=1"):
+        add_node(site, "n1", Role.SHELF)
+
+
+def test_add_node_before_init(tmp_path: Path) -> None:
+    site = Site(tmp_path / "empty")
+    with pytest.raises(ProvisioningError, match="not an initialised site"):
+        add_node(site, "n1", Role.SHELF)
+    assert not site.node_dir("n1").exists()
+
+
+@pytest.mark.parametrize("role", [Role.GATEWAY, Role.UPSTREAM])
+def test_add_node_refuses_a_non_device_role(tmp_path: Path, role: Role) -> None:
+    site = initialised(tmp_path)
+    with pytest.raises(ProvisioningError, match="not a device role"):
+        add_node(site, "n1", role)
+
+
+def test_private_keys_never_reach_registry_or_configs(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    for node, role in (("n1", Role.SHELF), ("c1", Role.CAMERA), ("g1", Role.GATE)):
+        add_node(site, node, role)
+    private_files = [site.gateway_key, site.upstream_sign_key, site.upstream_seal_key] + [
+        site.node_dir(node) / "device.key" for node in ("n1", "c1", "g1")
+    ]
+    secrets = [path.read_text().strip() for path in private_files]
+    assert all(len(secret) == 44 for secret in secrets)
+    public_texts = [site.registry, site.gateway_config] + [
+        site.node_dir(node) / "node.toml" for node in ("n1", "c1", "g1")
+    ]
+    for path in public_texts:
+        text = path.read_bytes()
+        for secret, private in zip(secrets, private_files):
+            assert secret.encode() not in text, f"{private} leaked into {path}"
+            assert secret.rstrip("=").encode() not in text
+    assert len(load_registry(site.registry).devices) == 3
