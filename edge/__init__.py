@@ -1,1 +1,1 @@
-"""What runs on the store's devices: the wire protocol and the runtime every node shares, plus one package per node role."""
+"""What runs on the store's devices: the wire protocol, the runtime every node shares, one package per role."""

@@ -51,10 +51,14 @@ class Store:
         return self.site.node_dir(node) / "node.toml"
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"{name}.log", "ab")
-        process = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+        with open(self.root / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         self.processes.append(process)
         return process
 
@@ -78,8 +82,16 @@ class Store:
 
     def start_node(self, node: str, events: int, rate: float, *extra: str) -> subprocess.Popen[bytes]:
         return self.spawn(
-            node, "-m", "hw.sim.traffic", "--config", str(self.node_config(node)),
-            "--events", str(events), "--rate", str(rate), *extra,
+            node,
+            "-m",
+            "hw.sim.traffic",
+            "--config",
+            str(self.node_config(node)),
+            "--events",
+            str(events),
+            "--rate",
+            str(rate),
+            *extra,
         )
 
     def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -97,7 +109,10 @@ class Store:
         return [(int(boot), int(seq)) for boot, seq in rows]  # type: ignore[call-overload]
 
     def rejects(self) -> dict[str, int]:
-        return {str(reason): int(count) for reason, count in self.query("SELECT reason, sum(count) FROM rejects GROUP BY reason")}  # type: ignore[call-overload]
+        return {
+            str(reason): int(count)
+            for reason, count in self.query("SELECT reason, sum(count) FROM rejects GROUP BY reason")
+        }  # type: ignore[call-overload]
 
     def close(self) -> None:
         for process in self.processes:

@@ -23,7 +23,9 @@ def test_open_is_stamped_signed_and_addressed() -> None:
     parsed = parse_topic(topic)
     assert (parsed.kind, parsed.store, parsed.node, parsed.name) == (Kind.CMD, "s1", "gate-1", "open")
     message = decode_message(open_envelope(GATEWAY_KEY.verify_key, payload))
-    assert message == Open(v=1, dev="gw", boot=7, seq=1, ts=1_700_000_000_123, node="gate-1", req="r1", session="sess-1", ttl_ms=5_000)
+    assert message == Open(
+        v=1, dev="gw", boot=7, seq=1, ts=1_700_000_000_123, node="gate-1", req="r1", session="sess-1", ttl_ms=5_000
+    )
 
 
 def test_seq_increases_across_commands_and_nodes() -> None:

@@ -17,8 +17,19 @@ from firmware_tests.mqtt_client import TestClient
 
 def weight(boot: int, seq: int, ts: int = 1_790_000_000_000) -> Weight:
     return Weight(
-        v=1, dev="shelf-01", boot=boot, seq=seq, ts=ts, shelf="s1", lane=1, t0=ts - 500, t1=ts,
-        delta_mg=-250_000, before_mg=1_000_000, after_mg=750_000, noise_mg=900,
+        v=1,
+        dev="shelf-01",
+        boot=boot,
+        seq=seq,
+        ts=ts,
+        shelf="s1",
+        lane=1,
+        t0=ts - 500,
+        t1=ts,
+        delta_mg=-250_000,
+        before_mg=1_000_000,
+        after_mg=750_000,
+        noise_mg=900,
     )
 
 

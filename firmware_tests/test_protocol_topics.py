@@ -220,4 +220,4 @@ def test_subscriptions_cover_the_built_topics(store: str, node: str, name: str) 
 def mqtt_matches(pattern: str, topic: str) -> bool:
     """MQTT filter matching for the single-level wildcard used here."""
     want, have = pattern.split("/"), topic.split("/")
-    return len(want) == len(have) and all(w in ("+", h) for w, h in zip(want, have))
+    return len(want) == len(have) and all(w in ("+", h) for w, h in zip(want, have, strict=True))

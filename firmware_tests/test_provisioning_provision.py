@@ -214,7 +214,7 @@ def test_private_keys_never_reach_registry_or_configs(tmp_path: Path) -> None:
     ]
     for path in public_texts:
         text = path.read_bytes()
-        for secret, private in zip(secrets, private_files):
+        for secret, private in zip(secrets, private_files, strict=True):
             assert secret.encode() not in text, f"{private} leaked into {path}"
             assert secret.rstrip("=").encode() not in text
     assert len(load_registry(site.registry).devices) == 3

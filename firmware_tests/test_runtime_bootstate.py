@@ -51,8 +51,18 @@ def test_older_file_without_command_fields_reads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "garbage", "{", "[1, 2]", '"boot"', "null", '{"boot": "seven"}', '{"boot": null}', '{"command_seq": 1}',
-     '{"boot": 1, "command_boot": []}'],
+    [
+        "",
+        "garbage",
+        "{",
+        "[1, 2]",
+        '"boot"',
+        "null",
+        '{"boot": "seven"}',
+        '{"boot": null}',
+        '{"command_seq": 1}',
+        '{"boot": 1, "command_boot": []}',
+    ],
     ids=["empty", "text", "truncated", "list", "string", "null", "str-boot", "null-boot", "no-boot", "list-field"],
 )
 def test_garbage_raises_boot_state_error(tmp_path: Path, text: str) -> None:

@@ -31,7 +31,9 @@ def deny_command() -> Deny:
     return Deny(v=1, dev="x", boot=0, seq=0, ts=0, node="unset", req="req-2", reason="no-account", ttl_ms=TTL)
 
 
-def signer(boot: int = 4, key: SigningKey = GATEWAY_KEY, gateway_id: str = GATEWAY, store: str = STORE) -> CommandSigner:
+def signer(
+    boot: int = 4, key: SigningKey = GATEWAY_KEY, gateway_id: str = GATEWAY, store: str = STORE
+) -> CommandSigner:
     return CommandSigner(store, gateway_id, boot, key)
 
 
@@ -237,11 +239,20 @@ def _cases() -> dict[str, RefusalCase]:
     fresh = signer(boot=9)
     return {
         "retained": lambda: (*fresh.sign(NODE, open_command(), NOW), NOW, True),
-        "bad-signature": lambda: (*signer(boot=9, key=SigningKey.generate()).sign(NODE, open_command(), NOW), NOW, False),
+        "bad-signature": lambda: (
+            *signer(boot=9, key=SigningKey.generate()).sign(NODE, open_command(), NOW),
+            NOW,
+            False,
+        ),
         "stale": lambda: (*fresh.sign(NODE, open_command(), NOW), NOW + TTL + 1, False),
         "future": lambda: (*fresh.sign(NODE, open_command(), NOW + MAX_FUTURE_MS + 1), NOW, False),
         "bad-topic": lambda: (cmd_topic(STORE, "gate-9", "open"), fresh.sign(NODE, open_command(), NOW)[1], NOW, False),
-        "unknown-type": lambda: (cmd_topic(STORE, NODE, "reboot"), fresh.sign(NODE, open_command(), NOW)[1], NOW, False),
+        "unknown-type": lambda: (
+            cmd_topic(STORE, NODE, "reboot"),
+            fresh.sign(NODE, open_command(), NOW)[1],
+            NOW,
+            False,
+        ),
         "header-type": lambda: (cmd_topic(STORE, NODE, "deny"), fresh.sign(NODE, open_command(), NOW)[1], NOW, False),
         "sender": lambda: (*signer(boot=9, gateway_id="other").sign(NODE, open_command(), NOW), NOW, False),
     }

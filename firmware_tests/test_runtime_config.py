@@ -65,7 +65,9 @@ def test_every_node_role_loads(tmp_path: Path, role: Role) -> None:
 
 
 def test_full_config_overrides_defaults(tmp_path: Path) -> None:
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [broker]
 host = "broker.local"
 port = 8883
@@ -82,6 +84,7 @@ max_inflight = 50
 [hardware]
 backend = "hx711"
 """
+    )
     config, _ = load_node_config(write(tmp_path, text))
     assert (config.broker.host, config.broker.port, config.broker.keepalive_s) == ("broker.local", 8883, 30)
     assert config.broker.password_file == "secrets/mqtt.pw"

@@ -73,10 +73,14 @@ def test_gateway_commands_reach_the_node_and_bad_ones_do_not(make_store) -> None
         assert arrived.wait(10)
         assert [(c.req, c.session, c.dev) for c in obeyed] == [("req-1", "sess-1", "gateway")]
 
-        topic, stale = gateway.commands.sign("gate-01", Open(**UNSTAMPED, node="gate-01", req="req-2", session="s", ttl_ms=1), 1_000)
+        topic, stale = gateway.commands.sign(
+            "gate-01", Open(**UNSTAMPED, node="gate-01", req="req-2", session="s", ttl_ms=1), 1_000
+        )
         spy = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "spy")
         spy.publish(topic, stale)
-        _, fresh = gateway.commands.sign("gate-01", Open(**UNSTAMPED, node="gate-01", req="req-3", session="s", ttl_ms=60_000), node._clock())
+        _, fresh = gateway.commands.sign(
+            "gate-01", Open(**UNSTAMPED, node="gate-01", req="req-3", session="s", ttl_ms=60_000), node._clock()
+        )
         spy.publish(topic, fresh, retain=True)
         spy.publish(topic, b'{"type":"open","req":"req-4"}')
         wait_until(

@@ -10,7 +10,10 @@ REPO = Path(__file__).resolve().parents[1]
 def run_demo(root: Path, *extra: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "hw.sim.demo", "--root", str(root), "--seconds", "8", *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done.stdout

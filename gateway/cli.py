@@ -26,7 +26,10 @@ def _run(config_path: Path) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     gateway.start()
-    print(f"gateway {config.id} journaling store {config.store} from {config.broker.host}:{config.broker.port}", flush=True)
+    print(
+        f"gateway {config.id} journaling store {config.store} from {config.broker.host}:{config.broker.port}",
+        flush=True,
+    )
     stopping.wait()
     gateway.stop()
     return 0
@@ -71,17 +74,26 @@ def _devices(args: argparse.Namespace) -> int:
     path = resolve(base, config.journal)
     seen = Journal(path).devices() if path.exists() else {}
     now = time.time_ns() // 1_000_000
-    print(f"{'node':14} {'role':7} {'state':8} {'boot':>5} {'seq':>8} {'last seen':>10} {'offset':>8} {'accepted':>9} {'dups':>6}  key")
+    columns = "{:14} {:7} {:8} {:>5} {:>8} {:>10} {:>8} {:>9} {:>6}  {}"
+    print(columns.format("node", "role", "state", "boot", "seq", "last seen", "offset", "accepted", "dups", "key"))
     for device in sorted(registry.devices.values(), key=lambda d: d.node):
         row = seen.get(device.node)
         if row is None:
-            print(f"{device.node:14} {device.role:7} {'never':8} {'':>5} {'':>8} {'':>10} {'':>8} {'':>9} {'':>6}  {device.fingerprint}")
+            print(columns.format(device.node, device.role, "never", "", "", "", "", "", "", device.fingerprint))
             continue
-        ago = f"{(now - row.last_recv_ms) / 1000:.0f}s ago"
-        offset = f"{row.offset_ms}ms" if row.offset_ms is not None else "-"
         print(
-            f"{device.node:14} {device.role:7} {row.state or '-':8} {row.boot:>5} {row.seq:>8} {ago:>10} "
-            f"{offset:>8} {row.accepted:>9} {row.duplicates:>6}  {device.fingerprint}"
+            columns.format(
+                device.node,
+                device.role,
+                row.state or "-",
+                row.boot,
+                row.seq,
+                f"{(now - row.last_recv_ms) / 1000:.0f}s ago",
+                f"{row.offset_ms}ms" if row.offset_ms is not None else "-",
+                row.accepted,
+                row.duplicates,
+                device.fingerprint,
+            )
         )
     return 0
 

@@ -1,7 +1,6 @@
 """Commands the gateway sends to nodes, stamped with the gateway's header and signed with its key."""
 
 import threading
-from typing import TypeVar
 
 import msgspec
 from nacl.signing import SigningKey
@@ -9,8 +8,6 @@ from nacl.signing import SigningKey
 from edge.protocol.envelope import seal
 from edge.protocol.messages import Deny, Open, encode_message
 from edge.protocol.topics import cmd_topic
-
-C = TypeVar("C", Open, Deny)
 
 
 class CommandSigner:
@@ -22,7 +19,7 @@ class CommandSigner:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def sign(self, node: str, command: C, now_ms: int) -> tuple[str, bytes]:
+    def sign(self, node: str, command: Open | Deny, now_ms: int) -> tuple[str, bytes]:
         """Return (topic, payload) for `command` to `node`; its header fields and target are replaced."""
         with self._lock:
             self._seq += 1

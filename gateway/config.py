@@ -13,23 +13,23 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pass
 
 
-class GatewayKeys(_Section):
+class GatewayKeys(_Section, frozen=True):
     gateway: str
     upstream_sign: str | None = None
 
 
-class IngestConfig(_Section):
+class IngestConfig(_Section, frozen=True):
     batch_max: Annotated[int, Meta(ge=1, le=10000)] = 500
     dedupe_window: Annotated[int, Meta(ge=1, le=1_000_000)] = 1024
     journal_sync: Literal["full", "normal"] = "full"
 
 
-class OperatorConfig(_Section):
+class OperatorConfig(_Section, frozen=True):
     state_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 10
     alert_interval_s: Annotated[int, Meta(ge=0, le=3600)] = 10
 
 
-class GatewayConfig(_Section):
+class GatewayConfig(_Section, frozen=True):
     store: NodeId
     keys: GatewayKeys
     id: NodeId = "gateway"

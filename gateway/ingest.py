@@ -68,11 +68,15 @@ class IngestCore:
                 except Exception as failure:
                     # A bug must cost one counted message, never stall the ingest on a retried batch.
                     log.exception("unexpected failure on a message from %s", incoming.topic)
-                    self._reject(result, incoming, ProtocolError(Reason.INTERNAL_ERROR, f"{type(failure).__name__}: {failure}"))
+                    self._reject(
+                        result, incoming, ProtocolError(Reason.INTERNAL_ERROR, f"{type(failure).__name__}: {failure}")
+                    )
                     continue
                 message = verified.message
-                row = touched.get(message.dev) or self.devices.get(message.dev) or DeviceRow(
-                    message.dev, 0, 0, 0, None, None, 0, 0
+                row = (
+                    touched.get(message.dev)
+                    or self.devices.get(message.dev)
+                    or DeviceRow(message.dev, 0, 0, 0, None, None, 0, 0)
                 )
                 if journaled:
                     sequencing.accept(message.dev, message.boot, message.seq)

@@ -98,7 +98,9 @@ class Journal:
     def rollback(self) -> None:
         self._db.execute("ROLLBACK")
 
-    def insert(self, recv_ms: int, topic: str, dev: str, boot: int, seq: int, ts: int, kind: str, payload: bytes) -> bool:
+    def insert(
+        self, recv_ms: int, topic: str, dev: str, boot: int, seq: int, ts: int, kind: str, payload: bytes
+    ) -> bool:
         """Add a message; False when the journal already holds it (a redelivered duplicate)."""
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO journal(recv_ms, topic, dev, boot, seq, ts, type, payload) VALUES (?,?,?,?,?,?,?,?)",
@@ -111,7 +113,9 @@ class Journal:
         return row is not None
 
     def holds_state(self, dev: str, boot: int, ts: int) -> bool:
-        row = self._db.execute("SELECT 1 FROM journal WHERE dev=? AND boot=? AND ts=? AND seq=0", (dev, boot, ts)).fetchone()
+        row = self._db.execute(
+            "SELECT 1 FROM journal WHERE dev=? AND boot=? AND ts=? AND seq=0", (dev, boot, ts)
+        ).fetchone()
         return row is not None
 
     def count_reject(self, reason: str, dev: str, now_ms: int, detail: str) -> None:
@@ -151,9 +155,13 @@ class Journal:
         ).fetchall()
 
     def counts(self) -> list[tuple[str, str, int]]:
-        return self._db.execute("SELECT dev, type, count(*) FROM journal GROUP BY dev, type ORDER BY dev, type").fetchall()
+        return self._db.execute(
+            "SELECT dev, type, count(*) FROM journal GROUP BY dev, type ORDER BY dev, type"
+        ).fetchall()
 
-    def rows(self, dev: str | None = None, kind: str | None = None, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:
+    def rows(
+        self, dev: str | None = None, kind: str | None = None, after_id: int = 0, limit: int | None = None
+    ) -> Iterator[JournalRow]:
         query = "SELECT id, recv_ms, topic, dev, boot, seq, ts, type, payload FROM journal WHERE id > ?"
         params: list[object] = [after_id]
         if dev is not None:

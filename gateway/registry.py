@@ -78,7 +78,7 @@ def load_registry(path: Path) -> Registry:
     registry = Registry(raw.store)
     if raw.gateway is not None:
         if raw.gateway.role is not Role.GATEWAY:
-            raise ConfigError(f"{path}: [gateway] must have role = \"gateway\"")
+            raise ConfigError(f'{path}: [gateway] must have role = "gateway"')
         registry.gateway = _device(raw.gateway, str(path))
     for entry in raw.device:
         if entry.role not in DEVICE_ROLES:

@@ -98,7 +98,9 @@ class Gateway:
         self._client.enable_logger(logging.getLogger("paho"))
         if password is not None:
             self._client.username_pw_set(config.id, password)
-        self._client.will_set(gateway_state_topic(self.config.store), self._state_payload("offline"), qos=1, retain=True)
+        self._client.will_set(
+            gateway_state_topic(self.config.store), self._state_payload("offline"), qos=1, retain=True
+        )
         self._client.reconnect_delay_set(config.broker.reconnect_min_s, config.broker.reconnect_max_s)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
@@ -136,12 +138,14 @@ class Gateway:
         self._publish_state("online")
         log.info("connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
 
-    def _disconnected(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+    def _disconnected(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        incoming = Incoming(message.topic, message.payload, self._clock())
+        incoming = Incoming(message.topic, bytes(message.payload), self._clock())
         self._queue.put(_Received(incoming, message.mid, message.qos, self._connection))
 
     def _work(self) -> None:
@@ -209,7 +213,9 @@ class Gateway:
         )
 
     def _publish_state(self, state: str, wait: bool = False) -> None:
-        info = self._client.publish(gateway_state_topic(self.config.store), self._state_payload(state), qos=1, retain=True)
+        info = self._client.publish(
+            gateway_state_topic(self.config.store), self._state_payload(state), qos=1, retain=True
+        )
         if wait and self._client.is_connected():
             info.wait_for_publish(3)
 

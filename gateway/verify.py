@@ -43,9 +43,7 @@ class Verifier:
         data = open_envelope(device.key, payload)
         message = decode_message(data)
         if message.dev != where.node or message.type != where.name:
-            raise ProtocolError(
-                Reason.HEADER_MISMATCH, f"{message.type} from {message.dev} published on {topic}"
-            )
+            raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} from {message.dev} published on {topic}")
         if (message.seq == 0) != (where.kind is Kind.STATE):
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} with seq {message.seq} on {topic}")
         return Verified(where, message, data)

@@ -44,7 +44,7 @@ class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, froz
         return str(self.__struct_config__.tag)
 
 
-class Weight(Message, tag="weight"):
+class Weight(Message, tag="weight", frozen=True):
     shelf: Name
     lane: Lane
     t0: Ms
@@ -55,12 +55,12 @@ class Weight(Message, tag="weight"):
     noise_mg: Count
 
 
-class Telemetry(Message, tag="telemetry"):
+class Telemetry(Message, tag="telemetry", frozen=True):
     shelf: Name
     lanes: Annotated[list[tuple[Lane, Signed]], Meta(max_length=1024)]
 
 
-class Interaction(Message, tag="interaction"):
+class Interaction(Message, tag="interaction", frozen=True):
     shelf: Name
     lanes: Annotated[list[Lane], Meta(max_length=1024)]
     t0: Ms
@@ -71,11 +71,11 @@ class Interaction(Message, tag="interaction"):
     holding: Literal["none", "item", "unknown"]
 
 
-class Presence(Message, tag="presence"):
+class Presence(Message, tag="presence", frozen=True):
     people: Annotated[list[tuple[Signed, Signed, PerMille]], Meta(max_length=256)]
 
 
-class Passage(Message, tag="passage"):
+class Passage(Message, tag="passage", frozen=True):
     gate: Name
     dir: Literal["in", "out"]
     t: Ms
@@ -84,7 +84,7 @@ class Passage(Message, tag="passage"):
     y_mm: Signed
 
 
-class Palm(Message, tag="palm"):
+class Palm(Message, tag="palm", frozen=True):
     req: Ref
     purpose: Literal["entry", "enroll", "delete"]
     sealed: Base64
@@ -92,44 +92,44 @@ class Palm(Message, tag="palm"):
     live_pm: PerMille
 
 
-class Qr(Message, tag="qr"):
+class Qr(Message, tag="qr", frozen=True):
     req: Ref
     token: QrToken
 
 
-class Health(Message, tag="health"):
+class Health(Message, tag="health", frozen=True):
     uptime_s: Count
     spool: Count
     temp_c10: TempC10
     counters: Annotated[dict[CounterName, Signed], Meta(max_length=64)] = {}
 
 
-class State(Message, tag="state"):
+class State(Message, tag="state", frozen=True):
     state: Literal["online", "stopped", "offline"]
 
 
-class Open(Message, tag="open"):
+class Open(Message, tag="open", frozen=True):
     node: Name
     req: Ref
     session: Ref
     ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
 
 
-class Deny(Message, tag="deny"):
+class Deny(Message, tag="deny", frozen=True):
     node: Name
     req: Ref
     reason: Name
     ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
 
 
-class Decision(Message, tag="decision"):
+class Decision(Message, tag="decision", frozen=True):
     req: Ref
     result: Literal["match", "nomatch", "error"]
     account: Ref | None
     score_pm: PerMille
 
 
-class Receipt(Message, tag="receipt"):
+class Receipt(Message, tag="receipt", frozen=True):
     session: Ref
     account: Ref | None
     lines: Annotated[list[tuple[Sku, Annotated[int, Meta(ge=-10_000, le=10_000)]]], Meta(max_length=1000)]
@@ -139,11 +139,37 @@ class Receipt(Message, tag="receipt"):
 
 
 AnyMessage = (
-    Weight | Telemetry | Interaction | Presence | Passage | Palm | Qr | Health | State | Open | Deny | Decision | Receipt
+    Weight
+    | Telemetry
+    | Interaction
+    | Presence
+    | Passage
+    | Palm
+    | Qr
+    | Health
+    | State
+    | Open
+    | Deny
+    | Decision
+    | Receipt
 )
 MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
     str(cls.__struct_config__.tag): cls
-    for cls in (Weight, Telemetry, Interaction, Presence, Passage, Palm, Qr, Health, State, Open, Deny, Decision, Receipt)
+    for cls in (
+        Weight,
+        Telemetry,
+        Interaction,
+        Presence,
+        Passage,
+        Palm,
+        Qr,
+        Health,
+        State,
+        Open,
+        Deny,
+        Decision,
+        Receipt,
+    )
 }
 COMMAND_TYPES: Final = frozenset({"open", "deny"})
 

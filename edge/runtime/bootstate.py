@@ -39,7 +39,9 @@ class BootStateFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w") as handle:
-            json.dump({"boot": state.boot, "command_boot": state.command_boot, "command_seq": state.command_seq}, handle)
+            json.dump(
+                {"boot": state.boot, "command_boot": state.command_boot, "command_seq": state.command_seq}, handle
+            )
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)

@@ -19,7 +19,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pass
 
 
-class BrokerConfig(_Section):
+class BrokerConfig(_Section, frozen=True):
     host: str = "127.0.0.1"
     port: Annotated[int, Meta(ge=1, le=65535)] = 1883
     password_file: str | None = None
@@ -28,31 +28,31 @@ class BrokerConfig(_Section):
     reconnect_max_s: Annotated[int, Meta(ge=1, le=3600)] = 60
 
 
-class KeysConfig(_Section):
+class KeysConfig(_Section, frozen=True):
     device: str
     gateway: str
     upstream_sign: str | None = None
     upstream_seal: str | None = None
 
 
-class GatewayPeer(_Section):
+class GatewayPeer(_Section, frozen=True):
     id: NodeId = "gateway"
 
 
-class HealthConfig(_Section):
+class HealthConfig(_Section, frozen=True):
     interval_s: Annotated[int, Meta(ge=1, le=3600)] = 30
 
 
-class SpoolConfig(_Section):
+class SpoolConfig(_Section, frozen=True):
     sync: Literal["full", "normal"] = "full"
     max_inflight: Annotated[int, Meta(ge=1, le=10000)] = 200
 
 
-class HardwareConfig(_Section):
+class HardwareConfig(_Section, frozen=True):
     backend: NodeId = "sim"
 
 
-class NodeConfig(_Section):
+class NodeConfig(_Section, frozen=True):
     node: NodeId
     role: Role
     store: NodeId

@@ -140,7 +140,9 @@ class MqttLink:
             self._more = True
             self._wake.notify()
 
-    def _disconnected(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+    def _disconnected(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
         with self._wake:
             self._connected_now = False
             self._gateway_seen = False

@@ -149,7 +149,7 @@ class Node:
 
     def _command_arrived(self, message: mqtt.MQTTMessage) -> None:
         try:
-            command = self._guard.check(message.topic, message.payload, bool(message.retain), self._clock())
+            command = self._guard.check(message.topic, bytes(message.payload), bool(message.retain), self._clock())
         except ProtocolError as error:
             self.counters[f"cmd_rejected_{error.reason}"] += 1
             log.warning("command refused: %s", error)

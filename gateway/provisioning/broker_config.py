@@ -72,7 +72,12 @@ def acl_text(registry: Registry) -> str:
         base = f"store/{store}/node/{device.node}"
         lines.append(f"user {device.node}")
         lines += [f"topic write {base}/event/{kind}" for kind in sorted(EVENT_TYPES[device.role])]
-        lines += [f"topic write {base}/state", f"topic read {base}/cmd/#", f"topic read {gateway_state_topic(store)}", ""]
+        lines += [
+            f"topic write {base}/state",
+            f"topic read {base}/cmd/#",
+            f"topic read {gateway_state_topic(store)}",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -65,7 +65,9 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
     if registry.gateway is None or registry.gateway.node != gateway_id or not site.gateway_password.exists():
         password = new_password()
         write_secret_file(site.gateway_password, password)
-        registry.gateway = Device(gateway_id, Role.GATEWAY, load_verify_key(public_path(site.gateway_key)), mosquitto_hash(password))
+        registry.gateway = Device(
+            gateway_id, Role.GATEWAY, load_verify_key(public_path(site.gateway_key)), mosquitto_hash(password)
+        )
         report.append(f"gateway credential for {gateway_id} written to {site.gateway_password}")
     save_registry(site.registry, registry)
     if not site.gateway_config.exists():

@@ -11,12 +11,11 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Protocol
 
 from gateway.provisioning.broker_config import current_user, write_broker_config
-from gateway.registry import load_registry
 from gateway.provisioning.site import Site
+from gateway.registry import load_registry
 
 log = logging.getLogger(__name__)
 

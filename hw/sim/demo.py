@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.protocol.roles import Role
-from hw.sim.broker import free_port, start_broker
+from hw.sim.broker import AmqttBroker, MosquittoBroker, free_port, start_broker
 from hw.sim.site import build_site
+from hw.sim.traffic import TRAFFIC_TYPE
 
 STORE = "demo"
 NODES: list[tuple[str, Role, float]] = [
@@ -81,14 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     site = build_site(args.root / "site", STORE, [(name, role) for name, role, _ in NODES], port)
     for name, _, _ in NODES:
-        config = site.node_dir(name) / "node.toml"
-        config.write_text(config.read_text() + "\n[health]\ninterval_s = 5\n")
-    if args.amqtt:
-        from hw.sim.broker import AmqttBroker
-
-        broker = AmqttBroker(port).start()
-    else:
-        broker = start_broker(site, port, allow_amqtt=True)
+        node_toml = site.node_dir(name) / "node.toml"
+        node_toml.write_text(node_toml.read_text() + "\n[health]\ninterval_s = 5\n")
+    broker: MosquittoBroker | AmqttBroker = (
+        AmqttBroker(port).start() if args.amqtt else start_broker(site, port, allow_amqtt=True)
+    )
     print(f"broker: {broker.kind} listening on {broker.host}:{broker.port}")
     if broker.kind == "mosquitto":
         print(f"  config {site.broker / 'mosquitto.conf'} (ACLs from {site.registry})")
@@ -101,9 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     processes = [spawn("gateway", args.root, *gateway_args)]
     for name, _, rate in NODES:
         events = str(int(rate * args.seconds))
-        config = str(site.node_dir(name) / "node.toml")
         processes.append(
-            spawn(name, args.root, "-m", "hw.sim.traffic", "--config", config, "--events", events, "--rate", str(rate), "--linger")
+            spawn(
+                name,
+                args.root,
+                "-m",
+                "hw.sim.traffic",
+                "--config",
+                str(site.node_dir(name) / "node.toml"),
+                "--events",
+                events,
+                "--rate",
+                str(rate),
+                "--linger",
+            )
         )
     started = time.monotonic()
     crash_at, restart_at = args.seconds * 0.4, args.seconds * 0.55
@@ -146,10 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     db = sqlite3.connect(journal)
     print(f"{'node':10} {'sent':>6} {'journaled':>9} {'lost':>5} {'twice':>6}")
     total_lost = total_twice = 0
-    for name, _, _ in NODES:
-        kind = {"shelf": "weight", "camera": "presence", "gate": "passage"}[str(dict((n, r) for n, r, _ in NODES)[name])]
+    for name, role, _ in NODES:
         rows, distinct = db.execute(
-            "SELECT count(*), count(DISTINCT seq) FROM journal WHERE dev=? AND type=?", (name, kind)
+            "SELECT count(*), count(DISTINCT seq) FROM journal WHERE dev=? AND type=?", (name, TRAFFIC_TYPE[role])
         ).fetchone()
         lost, twice = sent[name] - distinct, rows - distinct
         total_lost += lost

@@ -19,14 +19,23 @@ from edge.protocol.roles import Role
 from edge.runtime.config import load_node_config
 from edge.runtime.node import UNSTAMPED, Node, wall_ms
 
+TRAFFIC_TYPE: dict[Role, str] = {Role.SHELF: "weight", Role.CAMERA: "presence", Role.GATE: "passage"}
+
 
 def synthetic_event(role: Role, node: str, n: int, now_ms: int) -> Message:
     """The n-th synthetic event of a device; fields vary with n so that each is distinct."""
     if role is Role.SHELF:
         delta = -((n % 7) + 1) * 125_000
         return Weight(
-            **UNSTAMPED, shelf=node, lane=n % 4, t0=now_ms - 900, t1=now_ms - 100,
-            delta_mg=delta, before_mg=2_000_000, after_mg=2_000_000 + delta, noise_mg=800,
+            **UNSTAMPED,
+            shelf=node,
+            lane=n % 4,
+            t0=now_ms - 900,
+            t1=now_ms - 100,
+            delta_mg=delta,
+            before_mg=2_000_000,
+            after_mg=2_000_000 + delta,
+            noise_mg=800,
         )
     if role is Role.CAMERA:
         return Presence(**UNSTAMPED, people=[(1000 + n % 500, 2000 + n % 300, 900)])
@@ -64,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.05)
     if args.linger:
         stopping.wait()
-    print(json.dumps({"node": config.node, "boot": node.boot, "emitted": emitted, "spool": node.spool.depth()}), flush=True)
+    print(
+        json.dumps({"node": config.node, "boot": node.boot, "emitted": emitted, "spool": node.spool.depth()}),
+        flush=True,
+    )
     node.stop()
     return 0
 
