@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
+from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import fingerprint
 from edge.protocol.roles import Role
-from edge.runtime.config import ConfigError
 from gateway.registry import Device, Registry, load_registry, save_registry
 
 

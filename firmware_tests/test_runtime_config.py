@@ -4,14 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.protocol.configfile import ConfigError, read_toml, resolve
 from edge.protocol.roles import Role
-from edge.runtime.config import (
-    ConfigError,
-    NodeConfig,
-    load_node_config,
-    read_toml,
-    resolve,
-)
+from edge.runtime.config import NodeConfig, load_node_config
 
 MINIMAL = """\
 node = "shelf-1"

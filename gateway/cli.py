@@ -10,8 +10,8 @@ from pathlib import Path
 
 import msgspec
 
+from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError
-from edge.runtime.config import ConfigError, resolve
 from gateway.config import load_gateway_config
 from gateway.journal import Journal, replay_line
 from gateway.registry import load_registry

@@ -14,9 +14,9 @@ import tomli_w
 from msgspec import Meta
 from nacl.signing import VerifyKey
 
+from edge.protocol.configfile import ConfigError, read_toml
 from edge.protocol.keys import KeyFileError, decode_key, encode_key, fingerprint
 from edge.protocol.roles import DEVICE_ROLES, Role
-from edge.runtime.config import ConfigError, read_toml
 
 NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
 
@@ -74,7 +74,6 @@ def _device(entry: RegistryEntry, where: str) -> Device:
 
 def load_registry(path: Path) -> Registry:
     raw = read_toml(path, RegistryFile)
-    assert isinstance(raw, RegistryFile)
     registry = Registry(raw.store)
     if raw.gateway is not None:
         if raw.gateway.role is not Role.GATEWAY:

@@ -21,10 +21,10 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import Deny, Open
 from edge.protocol.topics import gateway_prefix, gateway_state_topic, node_subscriptions
-from edge.runtime.config import ConfigError, resolve
 from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
 from gateway.config import GatewayConfig

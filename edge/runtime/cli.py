@@ -7,9 +7,10 @@ import sys
 import threading
 from pathlib import Path
 
+from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError, fingerprint, load_signing_key
 from edge.runtime.bootstate import BootStateError, BootStateFile
-from edge.runtime.config import ConfigError, load_node_config, resolve
+from edge.runtime.config import load_node_config
 from edge.runtime.node import Node
 from edge.runtime.roles import ROLE_APPS
 

@@ -13,6 +13,7 @@ from typing import Literal, TypedDict, TypeVar
 import msgspec
 import paho.mqtt.client as mqtt
 
+from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.envelope import seal
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.keys import load_signing_key, load_verify_key
@@ -21,7 +22,7 @@ from edge.protocol.roles import may_send
 from edge.protocol.topics import cmd_subscription, event_topic, gateway_state_topic, state_topic
 from edge.runtime.bootstate import BootState, BootStateFile
 from edge.runtime.commands import Command, CommandGuard
-from edge.runtime.config import ConfigError, NodeConfig, resolve
+from edge.runtime.config import NodeConfig
 from edge.runtime.health import read_soc_temp_c10
 from edge.runtime.link import BrokerAddress, MqttLink, Retained
 from edge.runtime.spool import Spool

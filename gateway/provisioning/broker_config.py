@@ -11,6 +11,7 @@ import os
 import pwd
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 from typing import Final
 
 from edge.protocol.envelope import MAX_PAYLOAD_BYTES
@@ -86,35 +87,22 @@ def passwd_text(registry: Registry) -> str:
     return "".join(f"{device.node}:{device.mqtt_password_hash}\n" for device in entries)
 
 
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf.template"
+
+
 def mosquitto_conf(directory: Path, sizing: QueueSizing, port: int, bind: str, run_as: str) -> str:
     directory = directory.resolve()
-    return f"""# generated from the device registry by `make broker-config`; edits are overwritten
-per_listener_settings false
-allow_anonymous false
-password_file {directory / "passwd"}
-acl_file {directory / "acl"}
-listener {port} {bind}
-user {run_as}
-
-persistence true
-persistence_location {directory / "data"}/
-autosave_interval 10
-
-# {sizing.explain()}
-max_queued_messages {sizing.max_queued_messages}
-max_queued_bytes 0
-queue_qos0_messages false
-# the gateway acknowledges after each journal commit; a wide window lets it commit in batches
-max_inflight_messages 1000
-# above the protocol's {MAX_PAYLOAD_BYTES}-byte limit, so the gateway sees and counts oversize payloads
-max_packet_size 262144
-
-connection_messages true
-log_dest stderr
-log_type error
-log_type warning
-log_type notice
-"""
+    return Template(TEMPLATE.read_text()).substitute(
+        passwd=directory / "passwd",
+        acl=directory / "acl",
+        port=port,
+        bind=bind,
+        run_as=run_as,
+        data=directory / "data",
+        sizing=sizing.explain(),
+        max_queued_messages=sizing.max_queued_messages,
+        max_payload=MAX_PAYLOAD_BYTES,
+    )
 
 
 def write_broker_config(directory: Path, registry: Registry, port: int, bind: str, run_as: str) -> QueueSizing:

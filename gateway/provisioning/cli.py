@@ -4,9 +4,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import KeyFileError
 from edge.protocol.roles import DEVICE_ROLES, Role
-from edge.runtime.config import ConfigError
 from gateway.config import load_gateway_config
 from gateway.provisioning.broker_config import current_user, write_broker_config
 from gateway.provisioning.provision import ProvisioningError, add_node, init_site

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import tomli_w
 
+from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import (
     fingerprint,
     generate_sealing_key,
@@ -18,7 +19,6 @@ from edge.protocol.keys import (
     write_secret_file,
 )
 from edge.protocol.roles import DEVICE_ROLES, Role
-from edge.runtime.config import ConfigError
 from gateway.config import load_gateway_config
 from gateway.provisioning.passwords import mosquitto_hash, new_password
 from gateway.provisioning.site import Site

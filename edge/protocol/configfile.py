@@ -1,0 +1,50 @@
+"""Config-file conventions shared by every part: TOML decoded strictly into msgspec structs,
+errors that name the file and the key, paths relative to the file, broker settings."""
+
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class ConfigError(Exception):
+    """A config file that is missing, unreadable, not TOML, or does not match the schema."""
+
+
+class Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A config table: unknown keys are refused, so a typo is an error, not a silent default."""
+
+
+class BrokerConfig(Section, frozen=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 1883
+    password_file: str | None = None
+    keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 15
+    reconnect_min_s: Annotated[int, Meta(ge=1, le=60)] = 1
+    reconnect_max_s: Annotated[int, Meta(ge=1, le=3600)] = 60
+
+
+def read_toml(path: Path, schema: type[S]) -> S:
+    """Decode `path` into `schema`, raising ConfigError with the file and the offending key."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror or error}") from None
+    try:
+        return msgspec.toml.decode(data, type=schema)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text: {error.reason} at byte {error.start}") from None
+
+
+def resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path)
