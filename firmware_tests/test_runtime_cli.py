@@ -1,0 +1,59 @@
+"""`storenode`: identity without secrets, and clear refusals for bad config, keys or state."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from edge.protocol.keys import fingerprint, load_signing_key
+from edge.protocol.roles import Role
+from hw.sim.site import build_site
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def storenode(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge.runtime.cli", "--config", str(config), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_info_shows_the_fingerprint_and_never_the_private_key(tmp_path: Path) -> None:
+    site = build_site(tmp_path / "site", "test", [("shelf-01", Role.SHELF)], 1883)
+    node_dir = site.node_dir("shelf-01")
+    result = storenode(node_dir / "node.toml", "info")
+    assert result.returncode == 0, result.stderr
+    key = load_signing_key(node_dir / "device.key")
+    assert fingerprint(bytes(key.verify_key)) in result.stdout
+    secret = (node_dir / "device.key").read_text().strip()
+    assert secret not in result.stdout + result.stderr
+    assert (node_dir / "mqtt.pass").read_text().strip() not in result.stdout + result.stderr
+
+
+def test_run_refuses_bad_config_missing_key_and_unreadable_boot_state(tmp_path: Path) -> None:
+    site = build_site(tmp_path / "site", "test", [("shelf-01", Role.SHELF)], 1883)
+    node_dir = site.node_dir("shelf-01")
+    config = node_dir / "node.toml"
+    typo = tmp_path / "typo.toml"
+    typo.write_text(config.read_text().replace("state_dir", "state_dri"))
+    result = storenode(typo, "info")
+    assert result.returncode == 2 and "state_dri" in result.stderr
+
+    (node_dir / "state").mkdir()
+    (node_dir / "state" / "boot.json").write_text("{not json")
+    result = storenode(config, "info")
+    assert result.returncode == 2 and "boot state unreadable" in result.stderr
+
+    (node_dir / "device.key").chmod(0o644)
+    result = storenode(config, "info")
+    assert result.returncode == 2 and "chmod 600" in result.stderr
+
+
+def test_run_says_which_role_apps_this_build_lacks(tmp_path: Path) -> None:
+    site = build_site(tmp_path / "site", "test", [("camera-01", Role.CAMERA)], 1883)
+    result = storenode(site.node_dir("camera-01") / "node.toml", "run")
+    assert result.returncode == 2 and "no app for role camera" in result.stderr
