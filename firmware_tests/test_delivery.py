@@ -31,7 +31,12 @@ def test_gateway_killed_mid_stream_loses_and_repeats_nothing(make_store) -> None
     wait_until(lambda: len(store.journaled("shelf-01")) > 500, 30, "the stream to be under way")
     store.kill_gateway()
     during_outage = len(store.journaled("shelf-01"))
-    time.sleep(1.5)
+    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
+    wait_until(
+        lambda: sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0] > 1_000,
+        20,
+        "the node to hold events in its spool while the gateway is offline",
+    )
     store.start_gateway()
     assert node.wait(120) == 0
     wait_until(lambda: len(store.journaled("shelf-01")) >= 6_000, 60, "all 6,000 events after the restart")

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import Deny, Open
+from edge.protocol.status import Availability, GatewayStatus
 from edge.protocol.topics import gateway_prefix, gateway_state_topic, node_subscriptions
 from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
@@ -48,16 +49,6 @@ class _Received:
     mid: int
     qos: int
     connection: int
-
-
-class GatewayState(msgspec.Struct):
-    state: str
-    version: str
-    uptime_s: int
-    accepted: int
-    duplicates: int
-    rejected: dict[str, int]
-    backlog: int
 
 
 class Gateway:
@@ -199,9 +190,9 @@ class Gateway:
     def _publish_alert(self, alert: Alert) -> None:
         self._client.publish(f"{self._prefix}/alerts", msgspec.json.encode(alert), qos=1)
 
-    def _state_payload(self, state: str) -> bytes:
+    def _state_payload(self, state: Availability) -> bytes:
         return msgspec.json.encode(
-            GatewayState(
+            GatewayStatus(
                 state,
                 VERSION,
                 (self._clock() - self._started_ms) // 1000,
@@ -212,7 +203,7 @@ class Gateway:
             )
         )
 
-    def _publish_state(self, state: str, wait: bool = False) -> None:
+    def _publish_state(self, state: Availability, wait: bool = False) -> None:
         info = self._client.publish(
             gateway_state_topic(self.config.store), self._state_payload(state), qos=1, retain=True
         )

@@ -6,10 +6,12 @@ paho resends what is in flight after a reconnect; each broker acknowledgement de
 its row. The retained `state` is published on every connect, and the signed `offline`
 state is the last will.
 
-Events leave the spool only once the gateway's retained state has been seen on this
-connection: it exists only after the gateway has connected and so holds a persistent
-session on the broker. Before that, the broker would acknowledge events and queue them
-for no one (a store's first power-on, a broker with fresh data).
+Events leave the spool only while the gateway's retained status says `online`. Before
+the gateway's first connection the broker would acknowledge events and queue them for no
+one (a store's first power-on, a broker with fresh data). While the gateway is stopped or
+offline, the broker would queue them only up to its limit and then drop them silently.
+So a gateway outage of any length is held in the nodes' spools, on disk, and the broker's
+queue need only cover the moments between a gateway failing and its last will.
 """
 
 import logging
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from edge.protocol.status import gateway_online
 from edge.runtime.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,7 @@ class MqttLink:
         self._subscriptions = subscriptions
         self._on_message = on_message
         self._gateway_state_topic = gateway_state_topic
-        self._gateway_seen = False
+        self._gateway_online = False
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=broker.username, clean_session=True, protocol=mqtt.MQTTv311
         )
@@ -92,8 +95,8 @@ class MqttLink:
 
     @property
     def sending(self) -> bool:
-        """Connected, and the gateway's session is known to exist: events may leave the spool."""
-        return self._connected_now and self._gateway_seen
+        """Connected, and the gateway is online: events may leave the spool."""
+        return self._connected_now and self._gateway_online
 
     def start(self) -> None:
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
@@ -145,7 +148,7 @@ class MqttLink:
     ) -> None:
         with self._wake:
             self._connected_now = False
-            self._gateway_seen = False
+            self._gateway_online = False
         if not self._stopping:
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
@@ -153,11 +156,12 @@ class MqttLink:
         if message.topic != self._gateway_state_topic:
             self._on_message(message)
             return
-        if message.payload and not self._gateway_seen:
-            log.info("gateway session present; sending the spool")
-            with self._wake:
-                self._gateway_seen = True
-                self._wake.notify()
+        online = gateway_online(bytes(message.payload))
+        if online != self._gateway_online:
+            log.info("gateway %s; %s", "online" if online else "not online", "sending" if online else "holding events")
+        with self._wake:
+            self._gateway_online = online
+            self._wake.notify()
 
     def _published(self, client: mqtt.Client, userdata: object, mid: int, reason: object, props: object) -> None:
         with self._wake:
@@ -196,4 +200,4 @@ class MqttLink:
                     self._more = True
 
     def _room(self) -> int:
-        return self._window - len(self._inflight) if self._connected_now and self._gateway_seen else 0
+        return self._window - len(self._inflight) if self._connected_now and self._gateway_online else 0
