@@ -15,11 +15,10 @@ from edge.protocol.keys import KeyFileError
 from gateway.config import load_gateway_config
 from gateway.journal import Journal, replay_line
 from gateway.registry import load_registry
+from gateway.service import Gateway, JournalProcessError
 
 
 def _run(config_path: Path) -> int:
-    from gateway.service import Gateway
-
     config, base = load_gateway_config(config_path)
     gateway = Gateway(config, base)
     stopping = threading.Event()
@@ -30,7 +29,9 @@ def _run(config_path: Path) -> int:
         f"gateway {config.id} journaling store {config.store} from {config.broker.host}:{config.broker.port}",
         flush=True,
     )
-    stopping.wait()
+    while not stopping.wait(0.5):
+        if gateway.failed.is_set():
+            return 1
     gateway.stop()
     return 0
 
@@ -125,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, KeyFileError) as error:
         print(f"storegw: {error}", file=sys.stderr)
         return 2
+    except JournalProcessError as error:
+        print(f"storegw: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
 

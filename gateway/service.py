@@ -1,14 +1,16 @@
 """The running gateway: a persistent MQTT session whose messages are acknowledged only after
 the journal has committed them.
 
-paho's network thread queues what arrives; one worker takes it in batches through the
-ingest core, commits, then acknowledges. Acks are sent only for messages received on the
-current connection: after a reconnect the broker redelivers the rest, and the journal
-dedupes them. If a commit fails, the worker drops the connection so that the broker
-redelivers everything unacknowledged.
+paho's network thread queues what arrives; a dispatcher hands it in batches to the journal
+process (gateway.worker), at most two batches ahead; as each batch comes back committed,
+its messages are acknowledged. Acks are sent only for messages received on the current
+connection: after a reconnect the broker redelivers the rest, and the journal dedupes
+them. If the journal process dies, the gateway stops with an error so that its supervisor
+restarts it; whatever was not acknowledged is redelivered.
 """
 
 import logging
+import multiprocessing
 import queue
 import threading
 import time
@@ -29,10 +31,9 @@ from edge.protocol.topics import gateway_prefix, gateway_state_topic, node_subsc
 from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
 from gateway.config import GatewayConfig
-from gateway.ingest import BatchResult, Incoming, IngestCore
 from gateway.journal import Journal
 from gateway.registry import load_registry
-from gateway.verify import Verifier
+from gateway.worker import BatchReport, Wire, serve
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,14 @@ def wall_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Received:
-    incoming: Incoming
+    wire: Wire
     mid: int
     qos: int
     connection: int
+
+
+class JournalProcessError(RuntimeError):
+    """The journal process could not start or died."""
 
 
 class Gateway:
@@ -67,15 +72,19 @@ class Gateway:
                 password = path.read_text().strip()
             except OSError as error:
                 raise ConfigError(f"broker password file {path} cannot be read: {error.strerror or error}") from None
-        self.journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
-        self.boot = self.journal.next_boot()
-        self.core = IngestCore(Verifier(registry), self.journal, config.ingest.dedupe_window)
+        self._base = base
+        journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
+        self.boot = journal.next_boot()
+        journal.close()
         self.commands = CommandSigner(config.store, config.id, self.boot, key)
         self.accepted = 0
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self._alerts = AlertLimiter(config.operator.alert_interval_s * 1000)
         self._queue: queue.SimpleQueue[_Received | None] = queue.SimpleQueue()
+        self._ahead = threading.Semaphore(2)
+        self._pending: dict[int, list[_Received]] = {}
+        self._pending_lock = threading.Lock()
         self._connection = 0
         self._stop = threading.Event()
         self._prefix = gateway_prefix(config.store)
@@ -96,24 +105,38 @@ class Gateway:
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._arrived
-        self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
+        self.failed = threading.Event()
+        self._pipe, worker_end = multiprocessing.Pipe()
+        self._worker = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(config, base, worker_end), name="storegw-journal", daemon=True
+        )
+        self._dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
+        self._results = threading.Thread(target=self._collect, name="results", daemon=True)
         self._ticker = threading.Thread(target=self._tick, name="gateway-state", daemon=True)
 
     def start(self) -> None:
         self._worker.start()
+        if not self._pipe.poll(60) or self._pipe.recv() != "ready":
+            raise JournalProcessError("the journal process did not start; see its log above")
+        self._dispatcher.start()
+        self._results.start()
         self._ticker.start()
         self._client.connect_async(self.config.broker.host, self.config.broker.port, self.config.broker.keepalive_s)
         self._client.loop_start()
         log.info("gateway %s boot %d for store %s started", self.config.id, self.boot, self.config.store)
 
     def stop(self) -> None:
+        """Journal and acknowledge what has arrived, then leave with a retained `stopped`."""
         self._stop.set()
         self._queue.put(None)
-        self._worker.join(10)
+        self._dispatcher.join(10)
+        self._results.join(30)
         self._publish_state("stopped", wait=True)
         self._client.disconnect()
         self._client.loop_stop()
-        self.journal.close()
+        self._worker.join(10)
+        if self._worker.is_alive():
+            self._worker.terminate()
 
     def send_command(self, node: str, command: Open | Deny) -> None:
         topic, payload = self.commands.sign(node, command, self._clock())
@@ -136,54 +159,67 @@ class Gateway:
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        incoming = Incoming(message.topic, bytes(message.payload), self._clock())
-        self._queue.put(_Received(incoming, message.mid, message.qos, self._connection))
+        wire = (message.topic, bytes(message.payload), self._clock())
+        self._queue.put(_Received(wire, message.mid, message.qos, self._connection))
 
-    def _work(self) -> None:
+    def _dispatch(self) -> None:
         limit = self.config.ingest.batch_max
+        batch_id = 0
         while True:
             first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < limit:
+            batch = [first] if first is not None else []
+            while first is not None and len(batch) < limit:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
-                    self._queue.put(None)
+                    first = None
                     break
                 batch.append(item)
-            result = self._commit(batch)
-            if result is None:
+            if batch:
+                self._ahead.acquire()
+                batch_id += 1
+                with self._pending_lock:
+                    self._pending[batch_id] = batch
+                try:
+                    self._pipe.send((batch_id, [received.wire for received in batch]))
+                except OSError:
+                    self._journal_process_lost()
+                    return
+            if first is None:
+                self._pipe.send(None)
                 return
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                report: BatchReport = self._pipe.recv()
+            except (EOFError, OSError):
+                with self._pending_lock:
+                    unfinished = bool(self._pending)
+                if unfinished or not self._stop.is_set():
+                    self._journal_process_lost()
+                return
+            with self._pending_lock:
+                batch = self._pending.pop(report.batch_id)
             for received in batch:
                 if received.qos > 0 and received.connection == self._connection:
                     self._client.ack(received.mid, received.qos)
-            self._account(result)
+            self._ahead.release()
+            self._account(report)
 
-    def _commit(self, batch: list[_Received]) -> BatchResult | None:
-        """Process a batch until its commit succeeds; nothing is acknowledged before that."""
-        pause = 0.5
-        while True:
-            try:
-                return self.core.process([r.incoming for r in batch])
-            except Exception:
-                log.exception("journal commit failed; retrying in %.1f s with nothing acknowledged", pause)
-                if self._stop.wait(pause):
-                    return None
-                pause = min(pause * 2, 30.0)
+    def _journal_process_lost(self) -> None:
+        log.critical("the journal process died; stopping so that the broker redelivers what was not journaled")
+        self.failed.set()
 
-    def _account(self, result: BatchResult) -> None:
-        self.accepted += len(result.accepted)
-        self.duplicates += result.duplicates
-        for rejected in result.rejected:
-            self.rejected[rejected.error.reason] += 1
-            log.warning("rejected %s from %s: %s", rejected.error.reason, rejected.dev, rejected.error.detail)
-            alert = self._alerts.raise_alert(
-                rejected.incoming.recv_ms, "reject", rejected.error.reason, rejected.dev, rejected.error.detail
-            )
+    def _account(self, report: BatchReport) -> None:
+        self.accepted += report.accepted
+        self.duplicates += report.duplicates
+        for note in report.rejected:
+            self.rejected[note.reason] += 1
+            log.warning("rejected %s from %s: %s", note.reason, note.dev, note.detail)
+            alert = self._alerts.raise_alert(note.recv_ms, "reject", note.reason, note.dev, note.detail)
             if alert is not None:
                 self._publish_alert(alert)
 
@@ -199,7 +235,7 @@ class Gateway:
                 self.accepted,
                 self.duplicates,
                 dict(self.rejected),
-                self._queue.qsize(),
+                self._queue.qsize() + sum(len(batch) for batch in list(self._pending.values())),
             )
         )
 

@@ -1,0 +1,82 @@
+"""The journal process: it owns the journal and the ingest core, takes batches of received
+messages over a pipe, and answers each batch once it is committed.
+
+Verification and journaling run here, in their own process, so that they use a core of
+their own instead of sharing one interpreter lock with the MQTT network thread.
+"""
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from edge.protocol.configfile import resolve
+from gateway.config import GatewayConfig
+from gateway.ingest import BatchResult, Incoming, IngestCore
+from gateway.journal import Journal
+from gateway.registry import load_registry
+from gateway.verify import Verifier
+
+log = logging.getLogger(__name__)
+
+# What travels to the worker: (topic, payload, recv_ms) per message; tuples pickle fastest.
+Wire = tuple[str, bytes, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectNote:
+    reason: str
+    dev: str
+    detail: str
+    recv_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What the service needs back: counts for its status, rejects for its alerts."""
+
+    batch_id: int
+    accepted: int
+    duplicates: int
+    rejected: list[RejectNote]
+
+    @classmethod
+    def of(cls, batch_id: int, result: BatchResult) -> "BatchReport":
+        notes = [RejectNote(str(r.error.reason), r.dev, r.error.detail, r.incoming.recv_ms) for r in result.rejected]
+        return cls(batch_id, len(result.accepted), result.duplicates, notes)
+
+
+def commit_with_retry(core: IngestCore, batch: list[Incoming]) -> BatchResult:
+    """Process a batch until its commit succeeds: nothing is acknowledged before that."""
+    pause = 0.5
+    while True:
+        try:
+            return core.process(batch)
+        except Exception:
+            log.exception("journal commit failed; retrying in %.1f s with nothing acknowledged", pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+
+def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
+    """The worker's main: runs until the service sends None or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
+    core = IngestCore(Verifier(load_registry(resolve(base, config.registry))), journal, config.ingest.dedupe_window)
+    pipe.send("ready")
+    try:
+        while True:
+            try:
+                item = pipe.recv()
+            except EOFError:
+                return
+            if item is None:
+                return
+            batch_id, wire = item
+            result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
+            pipe.send(BatchReport.of(batch_id, result))
+    finally:
+        journal.close()
