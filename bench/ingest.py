@@ -6,7 +6,7 @@ the two ceilings that bound it (raw MQTT transport and bare Ed25519 verification
 
 Setup: a fresh site in a temp dir (hw.sim.site.build_site, store "bench", PUBLISHERS shelf
 devices) and a real Mosquitto on a free loopback port with the site's generated config
-(passwords, ACL, max_inflight_messages 1000, max_queued_messages 120000). One publisher
+(passwords, ACL, max_inflight_messages 5000, max_queued_messages 120000). One publisher
 process per device (multiprocessing, spawn) connects with that device's own credential
 (node id, nodes/<node>/mqtt.pass) and publishes QoS 1 on its own topic
 store/bench/node/<node>/event/weight, keeping at most WINDOW messages in flight (the node
@@ -438,6 +438,17 @@ def measure_verify(site: Any, profile: Profile) -> tuple[float, float, float]:
     return raw_verify, pipeline, core_rate
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process, from /proc (Linux); empty where that is not readable."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in children.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 class CpuMeter:
     """CPU seconds of the processes of interest and of the whole machine, from /proc (Linux)."""
 
@@ -658,8 +669,9 @@ def run(profile: Profile, tmp: Path, children: dict[str, Any], profile_out: Path
 
     if profile_out is not None:
         children["profiler"] = start_profiler(gateway.pid, profile_out)
+    gateway_pids = [gateway.pid, *child_pids(gateway.pid)]  # the service and its journal process
     meter = CpuMeter(
-        {"gateway": [gateway.pid], "mosquitto": [broker_pid], "publishers": publisher_pids, "bench": [os.getpid()]}
+        {"gateway": gateway_pids, "mosquitto": [broker_pid], "publishers": publisher_pids, "bench": [os.getpid()]}
     )
     start_at = time.time() + 0.3
     for conn in conns:

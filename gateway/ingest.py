@@ -1,19 +1,21 @@
 """The ingest core: one batch of received messages in, one journal transaction out.
 
 Each message is verified, classified against its sender's sequence, and journaled or
-counted as a duplicate or a reject, all inside one transaction. In-memory state
-(sequence marks, clock offsets, device rows) moves only after the commit succeeds, so a
-failed commit leaves everything as it was and the unacknowledged batch comes back.
+counted as a duplicate or a reject, all inside one transaction. Verdicts are made message
+by message against a working copy of the sequence state, so they do not depend on how
+messages happen to be batched. In-memory state (sequence marks, clock offsets, device
+rows) is swapped in only after the commit succeeds, so a failed commit leaves everything
+as it was and the unacknowledged batch comes back.
 """
 
 import logging
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from edge.protocol.errors import ProtocolError, Reason
-from edge.protocol.messages import State
+from edge.protocol.messages import AnyMessage, State
 from gateway.clock import ClockOffset
-from gateway.journal import DeviceRow, Journal
+from gateway.journal import DeviceRow, Journal, JournalInsert
 from gateway.sequence import Sequencing, Verdict
 from gateway.verify import Verified, Verifier, sender_of
 
@@ -41,6 +43,44 @@ class BatchResult:
     rejected: list[Rejected] = field(default_factory=list)
 
 
+@dataclass
+class _Tally:
+    """One device's row while a batch is in progress."""
+
+    boot: int
+    seq: int
+    last_recv_ms: int
+    state: str | None
+    accepted: int
+    duplicates: int
+
+    @classmethod
+    def of(cls, row: DeviceRow | None) -> "_Tally":
+        if row is None:
+            return cls(0, 0, 0, None, 0, 0)
+        return cls(row.boot, row.seq, row.last_recv_ms, row.state, row.accepted, row.duplicates)
+
+    def accept(self, message: AnyMessage, recv_ms: int) -> None:
+        if message.boot > self.boot:
+            self.boot, self.seq = message.boot, message.seq
+        elif message.boot == self.boot:
+            self.seq = max(self.seq, message.seq)
+        self.last_recv_ms = recv_ms
+        if isinstance(message, State):
+            self.state = message.state
+        self.accepted += 1
+
+    def row(self, dev: str, offset_ms: int | None) -> DeviceRow:
+        return DeviceRow(
+            dev, self.boot, self.seq, self.last_recv_ms, self.state, offset_ms, self.accepted, self.duplicates
+        )
+
+
+def _key(message: AnyMessage) -> tuple[str, int, int, int]:
+    """What makes a message unique in the journal: (dev, boot, seq), and for state the ts too."""
+    return (message.dev, message.boot, message.seq, message.ts if message.seq == 0 else 0)
+
+
 class IngestCore:
     def __init__(self, verifier: Verifier, journal: Journal, window: int) -> None:
         self._verifier = verifier
@@ -52,14 +92,15 @@ class IngestCore:
     def process(self, batch: list[Incoming]) -> BatchResult:
         result = BatchResult()
         sequencing = self.sequencing.copy()
-        touched: dict[str, DeviceRow] = {}
-        samples: list[tuple[str, int, int]] = []
+        candidates: list[tuple[Incoming, Verified]] = []
+        pending: set[tuple[str, int, int, int]] = set()
+        known_duplicates: list[str] = []
         self._journal.begin()
         try:
             for incoming in batch:
                 try:
                     verified = self._verifier.verify(incoming.topic, incoming.payload)
-                    journaled = self._journal_one(incoming, verified, sequencing)
+                    new = self._is_new(verified.message, sequencing, pending)
                 except ProtocolError as error:
                     self._reject(result, incoming, error)
                     continue
@@ -68,45 +109,41 @@ class IngestCore:
                 except Exception as failure:
                     # A bug must cost one counted message, never stall the ingest on a retried batch.
                     log.exception("unexpected failure on a message from %s", incoming.topic)
-                    self._reject(
-                        result, incoming, ProtocolError(Reason.INTERNAL_ERROR, f"{type(failure).__name__}: {failure}")
-                    )
+                    bug = ProtocolError(Reason.INTERNAL_ERROR, f"{type(failure).__name__}: {failure}")
+                    self._reject(result, incoming, bug)
                     continue
                 message = verified.message
-                row = (
-                    touched.get(message.dev)
-                    or self.devices.get(message.dev)
-                    or DeviceRow(message.dev, 0, 0, 0, None, None, 0, 0)
-                )
-                if journaled:
+                if new:
+                    candidates.append((incoming, verified))
+                    pending.add(_key(message))
                     sequencing.accept(message.dev, message.boot, message.seq)
-                    result.accepted.append(verified)
-                    samples.append((message.dev, message.ts, incoming.recv_ms))
-                    state = message.state if isinstance(message, State) else row.state
-                    if message.boot > row.boot:
-                        seq = message.seq
-                    elif message.boot == row.boot:
-                        seq = max(row.seq, message.seq)
-                    else:
-                        seq = row.seq
-                    row = replace(
-                        row,
-                        boot=max(row.boot, message.boot),
-                        seq=seq,
-                        last_recv_ms=incoming.recv_ms,
-                        state=state,
-                        accepted=row.accepted + 1,
-                    )
                 else:
-                    result.duplicates += 1
-                    row = replace(row, duplicates=row.duplicates + 1)
-                touched[message.dev] = row
-            clocks = {dev: self.clocks.get(dev, ClockOffset()).copy() for dev, _, _ in samples}
-            for dev, sent, recv in samples:
-                clocks[dev].add(sent, recv)
-            for dev, clock in clocks.items():
-                touched[dev] = replace(touched[dev], offset_ms=clock.offset_ms)
-            for row in touched.values():
+                    known_duplicates.append(message.dev)
+            inserted = self._journal.insert_many(
+                [
+                    JournalInsert(i.recv_ms, i.topic, v.message.dev, v.message.boot, v.message.seq, v.message.ts,
+                                  v.message.type, i.payload)
+                    for i, v in candidates
+                ]
+            )  # fmt: skip
+            tallies: dict[str, _Tally] = {}
+            clocks: dict[str, ClockOffset] = {}
+            result.duplicates = len(known_duplicates) + inserted.count(False)
+            for dev in known_duplicates:
+                self._tally(tallies, dev).duplicates += 1
+            for (incoming, verified), journaled in zip(candidates, inserted, strict=True):
+                message = verified.message
+                tally = self._tally(tallies, message.dev)
+                if not journaled:
+                    tally.duplicates += 1
+                    continue
+                tally.accept(message, incoming.recv_ms)
+                result.accepted.append(verified)
+                if message.dev not in clocks:
+                    clocks[message.dev] = self.clocks.get(message.dev, ClockOffset()).copy()
+                clocks[message.dev].add(message.ts, incoming.recv_ms)
+            rows = {dev: tally.row(dev, self._offset(dev, clocks)) for dev, tally in tallies.items()}
+            for row in rows.values():
                 self._journal.save_device(row)
             self._journal.commit()
         except BaseException:
@@ -114,33 +151,39 @@ class IngestCore:
             raise
         self.sequencing = sequencing
         self.clocks.update(clocks)
-        self.devices.update(touched)
+        self.devices.update(rows)
         return result
+
+    def _tally(self, tallies: dict[str, _Tally], dev: str) -> _Tally:
+        if dev not in tallies:
+            tallies[dev] = _Tally.of(self.devices.get(dev))
+        return tallies[dev]
+
+    def _offset(self, dev: str, clocks: dict[str, ClockOffset]) -> int | None:
+        clock = clocks.get(dev) or self.clocks.get(dev)
+        return clock.offset_ms if clock is not None else None
 
     def _reject(self, result: BatchResult, incoming: Incoming, error: ProtocolError) -> None:
         dev = sender_of(incoming.topic)
         self._journal.count_reject(error.reason, dev, incoming.recv_ms, error.detail)
         result.rejected.append(Rejected(incoming, dev, error))
 
-    def _journal_one(self, incoming: Incoming, verified: Verified, sequencing: Sequencing) -> bool:
-        """Journal an accepted message; False for a duplicate; ProtocolError(REPLAY) for a replay."""
-        message = verified.message
+    def _is_new(self, message: AnyMessage, sequencing: Sequencing, pending: set[tuple[str, int, int, int]]) -> bool:
+        """True for a message to journal, False for a known duplicate; ProtocolError(REPLAY) for a replay.
+
+        A message already taken earlier in this batch is a duplicate; one the journal
+        turns out to hold already is found when it is inserted.
+        """
+        if _key(message) in pending:
+            return False
         if message.seq == 0:
-            if not sequencing.state_is_current(message.dev, message.boot):
-                if self._journal.holds_state(message.dev, message.boot, message.ts):
-                    return False
-                raise ProtocolError(Reason.REPLAY, f"state of boot {message.boot} is older than the newest boot seen")
-        elif sequencing.classify_event(message.dev, message.boot, message.seq) is Verdict.OLD:
-            if self._journal.holds(message.dev, message.boot, message.seq):
+            if sequencing.state_is_current(message.dev, message.boot):
+                return True
+            if self._journal.holds_state(message.dev, message.boot, message.ts):
                 return False
-            raise ProtocolError(Reason.REPLAY, f"{message.boot}/{message.seq} is older than the dedupe window")
-        return self._journal.insert(
-            incoming.recv_ms,
-            incoming.topic,
-            message.dev,
-            message.boot,
-            message.seq,
-            message.ts,
-            message.type,
-            incoming.payload,
-        )
+            raise ProtocolError(Reason.REPLAY, f"state of boot {message.boot} is older than the newest boot seen")
+        if sequencing.classify_event(message.dev, message.boot, message.seq) is not Verdict.OLD:
+            return True
+        if self._journal.holds(message.dev, message.boot, message.seq):
+            return False
+        raise ProtocolError(Reason.REPLAY, f"{message.boot}/{message.seq} is older than the dedupe window")

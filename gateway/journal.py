@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -66,6 +67,20 @@ class JournalRow:
         return self.payload[SIGNATURE_BYTES:]
 
 
+class JournalInsert(NamedTuple):
+    recv_ms: int
+    topic: str
+    dev: str
+    boot: int
+    seq: int
+    ts: int
+    type: str
+    payload: bytes
+
+
+_INSERT = "INSERT OR IGNORE INTO journal(recv_ms, topic, dev, boot, seq, ts, type, payload) VALUES (?,?,?,?,?,?,?,?)"
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceRow:
     dev: str
@@ -102,11 +117,24 @@ class Journal:
         self, recv_ms: int, topic: str, dev: str, boot: int, seq: int, ts: int, kind: str, payload: bytes
     ) -> bool:
         """Add a message; False when the journal already holds it (a redelivered duplicate)."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO journal(recv_ms, topic, dev, boot, seq, ts, type, payload) VALUES (?,?,?,?,?,?,?,?)",
-            (recv_ms, topic, dev, boot, seq, ts, kind, payload),
-        )
+        cursor = self._db.execute(_INSERT, (recv_ms, topic, dev, boot, seq, ts, kind, payload))
         return cursor.rowcount == 1
+
+    def insert_many(self, rows: list[JournalInsert]) -> list[bool]:
+        """Add messages in order; per row, False where the journal already held it.
+
+        One statement for the whole batch; only when it meets a duplicate is it undone and
+        redone row by row, to learn which rows were new.
+        """
+        if not rows:
+            return []
+        self._db.execute("SAVEPOINT insert_many")
+        if self._db.executemany(_INSERT, rows).rowcount == len(rows):
+            self._db.execute("RELEASE insert_many")
+            return [True] * len(rows)
+        self._db.execute("ROLLBACK TO insert_many")
+        self._db.execute("RELEASE insert_many")
+        return [self.insert(*row) for row in rows]
 
     def holds(self, dev: str, boot: int, seq: int) -> bool:
         row = self._db.execute("SELECT 1 FROM journal WHERE dev=? AND boot=? AND seq=?", (dev, boot, seq)).fetchone()

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from edge.protocol.errors import ProtocolError, Reason
 
@@ -95,7 +96,9 @@ def gateway_state_topic(store: str) -> str:
     return f"{gateway_prefix(store)}/state"
 
 
+@lru_cache(maxsize=4096)
 def parse_topic(topic: str) -> Topic:
+    """Parse a topic (cached: a store has few distinct topics, and the gateway parses every message's)."""
     parts = topic.split("/")
     if len(parts) >= 4 and parts[0] == "store" and _ID.fullmatch(parts[1]):
         store, area = parts[1], parts[2]
