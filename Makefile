@@ -61,7 +61,7 @@ bench: install mosquitto
 
 lint: install
 	$(BIN)/ruff check edge gateway upstream hw bench firmware_tests
-	$(BIN)/mypy edge gateway hw
+	$(BIN)/mypy edge gateway hw bench
 
 keys: install
 	$(BIN)/storeprov --site $(SITE) init --store $(STORE)
