@@ -132,25 +132,13 @@ def node_ids() -> list[str]:
 
 
 def weight_event(node: str, boot: int, seq: int, ts: int) -> Any:
-    """A typical shelf `weight` event, distinct per seq."""
-    from edge.protocol.messages import Weight
+    """A typical shelf `weight` event, distinct per seq: the simulated shelf's own, stamped."""
+    import msgspec
 
-    delta = -((seq % 7) + 1) * 125_000
-    return Weight(
-        v=1,
-        dev=node,
-        boot=boot,
-        seq=seq,
-        ts=ts,
-        shelf=node,
-        lane=seq % 4,
-        t0=ts - 900,
-        t1=ts - 100,
-        delta_mg=delta,
-        before_mg=2_000_000,
-        after_mg=2_000_000 + delta,
-        noise_mg=800,
-    )
+    from edge.protocol.roles import Role
+    from hw.sim.traffic import synthetic_event
+
+    return msgspec.structs.replace(synthetic_event(Role.SHELF, node, seq, ts), dev=node, boot=boot, seq=seq, ts=ts)
 
 
 # ---------------------------------------------------------------------------------------
