@@ -76,6 +76,19 @@ def test_run_refuses_a_missing_key_without_starting(tmp_path: Path) -> None:
     assert not (site.root / "state" / "journal.db").exists()
 
 
+def test_a_corrupt_journal_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    site = build_site(tmp_path / "site", "test", [], 1883)
+    journal = site.root / "state" / "journal.db"
+    journal.parent.mkdir()
+    garbage = b"this is not an SQLite database" * 100
+    journal.write_bytes(garbage)
+    for command in (["run"], ["journal"], ["devices"]):
+        result = storegw(site.gateway_config, *command)
+        assert result.returncode == 2, result.stderr
+        assert "cannot be opened" in result.stderr and "Traceback" not in result.stderr
+    assert journal.read_bytes() == garbage
+
+
 def test_journal_before_any_run_says_so(tmp_path: Path) -> None:
     site = build_site(tmp_path / "site", "test", [], 1883)
     result = storegw(site.gateway_config, "journal")

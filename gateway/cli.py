@@ -13,7 +13,7 @@ import msgspec
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError
 from gateway.config import load_gateway_config
-from gateway.journal import Journal, replay_line
+from gateway.journal import Journal, JournalError, replay_line
 from gateway.registry import load_registry
 from gateway.service import Gateway, JournalProcessError
 
@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             return _journal(args)
         return _devices(args)
     except (ConfigError, KeyFileError) as error:
+        print(f"storegw: {error}", file=sys.stderr)
+        return 2
+    except JournalError as error:
         print(f"storegw: {error}", file=sys.stderr)
         return 2
     except JournalProcessError as error:

@@ -93,13 +93,22 @@ class DeviceRow:
     duplicates: int
 
 
+class JournalError(Exception):
+    """The journal file cannot be opened as a journal. It is the store's record, so it is
+    never moved aside automatically: an operator decides."""
+
+
 class Journal:
     def __init__(self, path: Path, sync: str = "full") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={sync.upper()}")
-        self._db.executescript(_SCHEMA)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise JournalError(f"journal {path} cannot be opened: {error}") from None
 
     def close(self) -> None:
         self._db.close()

@@ -23,7 +23,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.protocol.configfile import ConfigError, resolve
+from edge.protocol.configfile import ConfigError, read_password, resolve
 from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import Deny, Open
 from edge.protocol.status import Availability, GatewayStatus
@@ -65,14 +65,7 @@ class Gateway:
         if registry.store != config.store:
             raise ConfigError(f"registry is for store {registry.store}, gateway config for {config.store}")
         key = load_signing_key(resolve(base, config.keys.gateway))
-        password = None
-        if config.broker.password_file is not None:
-            path = resolve(base, config.broker.password_file)
-            try:
-                password = path.read_text().strip()
-            except OSError as error:
-                raise ConfigError(f"broker password file {path} cannot be read: {error.strerror or error}") from None
-        self._base = base
+        password = read_password(base, config.broker)
         journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
         self.boot = journal.next_boot()
         journal.close()
@@ -116,7 +109,11 @@ class Gateway:
 
     def start(self) -> None:
         self._worker.start()
-        if not self._pipe.poll(60) or self._pipe.recv() != "ready":
+        try:
+            ready = self._pipe.poll(60) and self._pipe.recv() == "ready"
+        except EOFError:
+            ready = False
+        if not ready:
             raise JournalProcessError("the journal process did not start; see its log above")
         self._dispatcher.start()
         self._results.start()

@@ -48,3 +48,14 @@ def read_toml(path: Path, schema: type[S]) -> S:
 def resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base / path)
+
+
+def read_password(base: Path, broker: BrokerConfig) -> str | None:
+    """The broker password from `broker.password_file` (relative to `base`), or None when none is set."""
+    if broker.password_file is None:
+        return None
+    path = resolve(base, broker.password_file)
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise ConfigError(f"broker password file {path} cannot be read: {error.strerror or error}") from None

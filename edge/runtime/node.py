@@ -13,7 +13,7 @@ from typing import Literal, TypedDict, TypeVar
 import msgspec
 import paho.mqtt.client as mqtt
 
-from edge.protocol.configfile import ConfigError, resolve
+from edge.protocol.configfile import read_password, resolve
 from edge.protocol.envelope import seal
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.keys import load_signing_key, load_verify_key
@@ -55,7 +55,7 @@ class Node:
         self._started_ms = clock()
         self._key = load_signing_key(resolve(base, config.keys.device))
         gateway_key = load_verify_key(resolve(base, config.keys.gateway))
-        password = self._read_password(base)
+        password = read_password(base, config.broker)
         state_dir = resolve(base, config.state_dir)
         self._boot_file = BootStateFile(state_dir / "boot.json")
         started = self._boot_file.next_boot()
@@ -90,15 +90,6 @@ class Node:
             on_message=self._command_arrived,
             gateway_state_topic=gateway_state_topic(config.store),
         )
-
-    def _read_password(self, base: Path) -> str | None:
-        if self.config.broker.password_file is None:
-            return None
-        path = resolve(base, self.config.broker.password_file)
-        try:
-            return path.read_text().strip()
-        except OSError as error:
-            raise ConfigError(f"broker password file {path} cannot be read: {error.strerror or error}") from None
 
     def start(self) -> None:
         self.link.start()
