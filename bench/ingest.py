@@ -511,7 +511,7 @@ def wait_gateway_online(host: str, port: int, password: str, gateway: subprocess
     probe = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id="bench-probe", clean_session=True, protocol=mqtt.MQTTv311
     )
-    probe.username_pw_set("gateway", password)
+    probe.username_pw_set("dashboard", password)  # read-only; the broker ties sessions to credentials
     probe.on_connect = on_connect
     probe.on_message = on_message
     probe.connect(host, port, keepalive=60)
@@ -650,7 +650,7 @@ def run(profile: Profile, tmp: Path, children: dict[str, Any], profile_out: Path
             stderr=subprocess.STDOUT,
         )
     children["gateway"] = gateway
-    wait_gateway_online(host, port, gateway_password, gateway)
+    wait_gateway_online(host, port, site.dashboard_password.read_text().strip(), gateway)
     say(f"gateway pid {gateway.pid} online (log {tmp / 'gateway.log'})")
     reader = JournalReader(journal_path)
     children["reader"] = reader

@@ -14,7 +14,7 @@ import pytest
 
 from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic
-from gateway.provisioning.site import Site
+from gateway.provisioning.site import DASHBOARD, Site
 from hw.sim.broker import MosquittoBroker, find_mosquitto, free_port
 from hw.sim.site import build_site
 
@@ -66,7 +66,7 @@ class Store:
         """Start the gateway and return once it has subscribed (it publishes `online` after subscribing)."""
         from firmware_tests.mqtt_client import TestClient
 
-        probe = TestClient.as_file_user(self.port, "gateway", self.site.gateway_password, "harness-probe")
+        probe = TestClient.as_file_user(self.port, DASHBOARD, self.site.dashboard_password, "harness-probe")
         probe.subscribe(gateway_state_topic("test"))
         self.gateway = self.spawn("gateway", "-m", "gateway.cli", "--config", str(self.site.gateway_config), "run")
         try:

@@ -2,6 +2,8 @@
 right reason, counted, raised as alerts, and change nothing in the journal."""
 
 import json
+import signal
+import time
 
 import msgspec
 from nacl.signing import SigningKey
@@ -13,6 +15,7 @@ from edge.protocol.roles import Role
 from edge.protocol.topics import event_topic
 from firmware_tests.conftest import Store, wait_until
 from firmware_tests.mqtt_client import TestClient
+from gateway.provisioning.site import DASHBOARD
 
 
 def weight(boot: int, seq: int, ts: int = 1_790_000_000_000) -> Weight:
@@ -39,7 +42,7 @@ def test_each_bad_message_is_rejected_under_its_reason(make_store) -> None:  # t
     node_dir = store.site.node_dir("shelf-01")
     key = load_signing_key(node_dir / "device.key")
     device = TestClient.as_file_user(store.port, "shelf-01", node_dir / "mqtt.pass", "shelf-01")
-    dashboard = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "observer")
+    dashboard = TestClient.as_file_user(store.port, DASHBOARD, store.site.dashboard_password, "observer")
     dashboard.subscribe("store/test/gateway/alerts")
     topic = event_topic("test", "shelf-01", "weight")
 
@@ -110,3 +113,25 @@ def test_broker_refuses_wrong_passwords_and_anonymous_clients(make_store) -> Non
     anonymous = TestClient(store.port, "", "", "anon")
     assert anonymous.refused is not None and not anonymous.connected
     anonymous.close()
+
+
+def test_no_credential_can_take_over_the_gateways_session(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF), ("shelf-02", Role.SHELF)])
+    store.start_gateway()
+    store.gateway.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+    assert store.gateway.wait(10) == 0  # type: ignore[union-attr]
+    node_dir = store.site.node_dir("shelf-01")
+    key = load_signing_key(node_dir / "device.key")
+    device = TestClient.as_file_user(store.port, "shelf-01", node_dir / "mqtt.pass", "shelf-01")
+    for seq in range(1, 6):
+        device.publish(event_topic("test", "shelf-01", "weight"), seal(key, encode_message(weight(1, seq))))
+    device.close()
+    thief_dir = store.site.node_dir("shelf-02")
+    thief = TestClient.as_file_user(store.port, "shelf-02", thief_dir / "mqtt.pass", "gateway")
+    thief.subscribe("store/test/node/+/event/#")
+    time.sleep(1)
+    assert thief.messages == [], "a device credential read events queued for the gateway"
+    thief.close()
+    store.start_gateway()
+    wait_until(lambda: len(store.journaled("shelf-01")) == 5, 10, "the 5 events queued while the gateway was stopped")
+    assert store.journaled("shelf-01") == [(1, seq) for seq in range(1, 6)]

@@ -182,7 +182,7 @@ def test_registered_node_without_its_key_is_refused(tmp_path: Path) -> None:
     site = initialised(tmp_path)
     add_node(site, "n1", Role.SHELF)
     (site.node_dir("n1") / "device.key").unlink()
-    with pytest.raises(ProvisioningError, match="FORCE=1"):
+    with pytest.raises(ProvisioningError, match="--force"):
         add_node(site, "n1", Role.SHELF)
 
 

@@ -16,6 +16,9 @@ store = "store-7"
 [keys]
 device = "keys/device.key"
 gateway = "keys/gateway.pub"
+
+[hardware]
+backend = "sim"
 """
 
 
@@ -53,6 +56,11 @@ def test_minimal_config_loads_with_defaults(tmp_path: Path) -> None:
     assert base == path.parent.resolve()
 
 
+def test_the_hardware_backend_is_never_assumed(tmp_path: Path) -> None:
+    without = MINIMAL[: MINIMAL.index("[hardware]")]
+    assert "missing required field `hardware`" in config_error(write(tmp_path, without))
+
+
 @pytest.mark.parametrize("role", [Role.SHELF, Role.CAMERA, Role.GATE])
 def test_every_node_role_loads(tmp_path: Path, role: Role) -> None:
     config, _ = load_node_config(write(tmp_path, MINIMAL.replace('"shelf"', f'"{role}"')))
@@ -61,7 +69,7 @@ def test_every_node_role_loads(tmp_path: Path, role: Role) -> None:
 
 def test_full_config_overrides_defaults(tmp_path: Path) -> None:
     text = (
-        MINIMAL
+        MINIMAL.replace('backend = "sim"', 'backend = "hx711"')
         + """
 [broker]
 host = "broker.local"
@@ -75,9 +83,6 @@ id = "gw-main"
 [spool]
 sync = "normal"
 max_inflight = 50
-
-[hardware]
-backend = "hx711"
 """
     )
     config, _ = load_node_config(write(tmp_path, text))

@@ -65,6 +65,7 @@ def test_gateway_commands_reach_the_node_and_bad_ones_do_not(make_store) -> None
 
     node.on_command("open", handle)
     gateway.start()
+    gateway_running = True
     node.start()
     try:
         wait_until(lambda: node.link.connected, 10, "the node to connect")
@@ -76,11 +77,15 @@ def test_gateway_commands_reach_the_node_and_bad_ones_do_not(make_store) -> None
         topic, stale = gateway.commands.sign(
             "gate-01", Open(**UNSTAMPED, node="gate-01", req="req-2", session="s", ttl_ms=1), 1_000
         )
-        spy = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "spy")
-        spy.publish(topic, stale)
         _, fresh = gateway.commands.sign(
             "gate-01", Open(**UNSTAMPED, node="gate-01", req="req-3", session="s", ttl_ms=60_000), node._clock()
         )
+        # The broker ties a session to its credential, so the spy (a copy of the gateway's
+        # credential, as an attacker with it would hold) can connect only once the gateway has gone.
+        gateway.stop()
+        gateway_running = False
+        spy = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "spy")
+        spy.publish(topic, stale)
         spy.publish(topic, fresh, retain=True)
         spy.publish(topic, b'{"type":"open","req":"req-4"}')
         wait_until(
@@ -103,4 +108,5 @@ def test_gateway_commands_reach_the_node_and_bad_ones_do_not(make_store) -> None
         spy.close()
     finally:
         node.stop()
-        gateway.stop()
+        if gateway_running:
+            gateway.stop()

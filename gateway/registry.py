@@ -28,10 +28,18 @@ class RegistryEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     mqtt_password_hash: str
 
 
+class OperatorEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A read-only broker account for dashboards: no key, it never signs anything."""
+
+    name: NodeId
+    mqtt_password_hash: str
+
+
 class RegistryFile(msgspec.Struct, forbid_unknown_fields=True):
     store: NodeId
     gateway: RegistryEntry | None = None
     device: list[RegistryEntry] = []
+    operator: list[OperatorEntry] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,12 @@ class Registry:
     store: str
     gateway: Device | None = None
     devices: dict[str, Device] = field(default_factory=dict)
+    operators: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> set[str]:
+        """Every broker username in use: gateway, devices and operators share one namespace."""
+        gateway = {self.gateway.node} if self.gateway else set()
+        return gateway | set(self.devices) | set(self.operators)
 
     def get(self, node: str) -> Device | None:
         return self.devices.get(node)
@@ -85,6 +99,10 @@ def load_registry(path: Path) -> Registry:
         if entry.node in registry.devices or (registry.gateway and registry.gateway.node == entry.node):
             raise ConfigError(f"{path}: node id {entry.node} appears twice")
         registry.devices[entry.node] = _device(entry, str(path))
+    for operator in raw.operator:
+        if operator.name in registry.names():
+            raise ConfigError(f"{path}: name {operator.name} appears twice")
+        registry.operators[operator.name] = operator.mqtt_password_hash
     return registry
 
 
@@ -102,6 +120,10 @@ def save_registry(path: Path, registry: Registry) -> None:
     if registry.gateway is not None:
         document["gateway"] = _entry(registry.gateway)
     document["device"] = [_entry(d) for d in sorted(registry.devices.values(), key=lambda d: d.node)]
+    document["operator"] = [
+        {"name": name, "mqtt_password_hash": password_hash}
+        for name, password_hash in sorted(registry.operators.items())
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(tomli_w.dumps(document))

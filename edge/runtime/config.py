@@ -30,7 +30,7 @@ class SpoolConfig(Section, frozen=True):
 
 
 class HardwareConfig(Section, frozen=True):
-    backend: NodeId = "sim"
+    backend: NodeId
 
 
 class NodeConfig(Section, frozen=True):
@@ -38,12 +38,12 @@ class NodeConfig(Section, frozen=True):
     role: Role
     store: NodeId
     keys: KeysConfig
+    hardware: HardwareConfig
     state_dir: str = "state"
     broker: BrokerConfig = BrokerConfig()
     gateway: GatewayPeer = GatewayPeer()
     health: HealthConfig = HealthConfig()
     spool: SpoolConfig = SpoolConfig()
-    hardware: HardwareConfig = HardwareConfig()
 
 
 def load_node_config(path: Path) -> tuple[NodeConfig, Path]:

@@ -69,6 +69,14 @@ def acl_text(registry: Registry) -> str:
             f"topic read store/{store}/upstream/in/#",
             "",
         ]
+    for name in sorted(registry.operators):
+        lines += [
+            f"user {name}",
+            f"topic read store/{store}/gateway/#",
+            f"topic read store/{store}/node/+/state",
+            "topic read homeassistant/#",
+            "",
+        ]
     for device in sorted(registry.devices.values(), key=lambda d: d.node):
         base = f"store/{store}/node/{device.node}"
         lines.append(f"user {device.node}")
@@ -84,7 +92,9 @@ def acl_text(registry: Registry) -> str:
 
 def passwd_text(registry: Registry) -> str:
     entries = ([registry.gateway] if registry.gateway else []) + sorted(registry.devices.values(), key=lambda d: d.node)
-    return "".join(f"{device.node}:{device.mqtt_password_hash}\n" for device in entries)
+    lines = [f"{device.node}:{device.mqtt_password_hash}\n" for device in entries]
+    lines += [f"{name}:{password_hash}\n" for name, password_hash in sorted(registry.operators.items())]
+    return "".join(lines)
 
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf.template"

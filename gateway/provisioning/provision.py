@@ -1,6 +1,7 @@
 """Creating a site and adding nodes to it. Every step is idempotent: what exists is kept,
 and a node id already bound to another key is refused unless forced."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -21,8 +22,11 @@ from edge.protocol.keys import (
 from edge.protocol.roles import DEVICE_ROLES, Role
 from gateway.config import load_gateway_config
 from gateway.provisioning.passwords import mosquitto_hash, new_password
-from gateway.provisioning.site import Site
+from gateway.provisioning.site import DASHBOARD, Site
 from gateway.registry import Device, Registry, load_registry, save_registry
+
+
+_ID = re.compile(r"[a-z0-9-]{1,64}")
 
 
 class ProvisioningError(Exception):
@@ -45,8 +49,19 @@ def _write_toml(path: Path, document: dict[str, object]) -> None:
     path.write_text(tomli_w.dumps(document))
 
 
+def _check_id(kind: str, value: str) -> None:
+    """Ids become topic segments, broker usernames and directory names: refuse anything else first."""
+    if not _ID.fullmatch(value):
+        raise ProvisioningError(f"{kind} {value!r} must be 1-64 characters of a-z, 0-9 and '-'")
+
+
 def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_port: int) -> list[str]:
-    """Make the store's keys, the gateway's broker credential, the registry and gateway.toml."""
+    """Make the store's keys, the gateway's and the dashboard's broker credentials, the
+    registry and gateway.toml."""
+    _check_id("store id", store)
+    _check_id("gateway id", gateway_id)
+    if gateway_id == DASHBOARD:
+        raise ProvisioningError(f"{DASHBOARD!r} is the dashboard's broker account; choose another gateway id")
     report: list[str] = []
     for label, path, sealing in (
         ("gateway", site.gateway_key, False),
@@ -69,6 +84,13 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
             gateway_id, Role.GATEWAY, load_verify_key(public_path(site.gateway_key)), mosquitto_hash(password)
         )
         report.append(f"gateway credential for {gateway_id} written to {site.gateway_password}")
+    if gateway_id in registry.devices:
+        raise ProvisioningError(f"{gateway_id} is already a device id; choose another gateway id")
+    if DASHBOARD not in registry.operators or not site.dashboard_password.exists():
+        password = new_password()
+        write_secret_file(site.dashboard_password, password)
+        registry.operators[DASHBOARD] = mosquitto_hash(password)
+        report.append(f"read-only dashboard credential written to {site.dashboard_password}")
     save_registry(site.registry, registry)
     if not site.gateway_config.exists():
         _write_toml(
@@ -86,8 +108,12 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
     return report
 
 
-def add_node(site: Site, node: str, role: Role, broker_host: str | None = None, force: bool = False) -> list[str]:
+def add_node(
+    site: Site, node: str, role: Role, broker_host: str | None = None, force: bool = False, backend: str = "sim"
+) -> list[str]:
     """Give a node its key and broker credential, register it, and write its config directory."""
+    _check_id("node id", node)
+    _check_id("hardware backend", backend)
     if role not in DEVICE_ROLES:
         raise ProvisioningError(f"role {role} is not a device role ({', '.join(DEVICE_ROLES)})")
     if not site.registry.exists() or not site.gateway_config.exists():
@@ -96,17 +122,19 @@ def add_node(site: Site, node: str, role: Role, broker_host: str | None = None, 
     gateway, _ = load_gateway_config(site.gateway_config)
     directory = site.node_dir(node)
     key_path = directory / "device.key"
+    if node in registry.names() and node not in registry.devices:
+        raise ProvisioningError(f"{node} is the gateway's or an operator's broker account; choose another node id")
     existing = registry.get(node)
     if existing is not None and existing.role != role and not force:
-        raise ProvisioningError(f"{node} is registered as {existing.role}; FORCE=1 to re-provision it as {role}")
+        raise ProvisioningError(f"{node} is registered as {existing.role}; --force to re-provision it as {role}")
     if force and key_path.exists():
         for path in (key_path, public_path(key_path), directory / "mqtt.pass"):
             path.unlink(missing_ok=True)
     if existing is not None and not force:
         if not key_path.exists():
-            raise ProvisioningError(f"{node} is registered but its key is not in {directory}; FORCE=1 to replace it")
+            raise ProvisioningError(f"{node} is registered but its key is not in {directory}; --force to replace it")
         if bytes(load_signing_key(key_path).verify_key) != bytes(existing.key):
-            raise ProvisioningError(f"{node} is registered with another key; FORCE=1 to replace its identity")
+            raise ProvisioningError(f"{node} is registered with another key; --force to replace its identity")
     new_key = _ensure_key(key_path)
     password_file = directory / "mqtt.pass"
     if new_key or not password_file.exists() or existing is None:
@@ -142,7 +170,7 @@ def add_node(site: Site, node: str, role: Role, broker_host: str | None = None, 
                 "upstream_seal": "upstream-seal.key.pub",
             },
             "gateway": {"id": gateway.id},
-            "hardware": {"backend": "sim"},
+            "hardware": {"backend": backend},
         },
     )
     return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]

@@ -37,8 +37,15 @@ class Site:
         return self.keys / "gateway.mqtt-password"
 
     @property
+    def dashboard_password(self) -> Path:
+        return self.keys / "dashboard.mqtt-password"
+
+    @property
     def broker(self) -> Path:
         return self.root / "broker"
 
     def node_dir(self, node: str) -> Path:
         return self.root / "nodes" / node
+
+
+DASHBOARD = "dashboard"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.protocol.roles import Role
+from gateway.provisioning.site import DASHBOARD
 from hw.sim.broker import AmqttBroker, MosquittoBroker, free_port, start_broker
 from hw.sim.site import build_site
 from hw.sim.traffic import TRAFFIC_TYPE
@@ -91,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if broker.kind == "mosquitto":
         print(f"  config {site.broker / 'mosquitto.conf'} (ACLs from {site.registry})")
     print(
-        f"  watch it: mosquitto_sub -h {broker.host} -p {broker.port} -u gateway -i observer "
-        f"-P \"$(cat {site.gateway_password})\" -t 'store/{STORE}/#' -v\n"
+        f"  watch it: mosquitto_sub -h {broker.host} -p {broker.port} -u {DASHBOARD} "
+        f"-P \"$(cat {site.dashboard_password})\" -t 'store/{STORE}/#' -v\n"
     )
     journal = site.root / "state" / "journal.db"
     gateway_args = ("-m", "gateway.cli", "--config", str(site.gateway_config), "run")
