@@ -110,3 +110,17 @@ def test_gateway_commands_reach_the_node_and_bad_ones_do_not(make_store) -> None
         node.stop()
         if gateway_running:
             gateway.stop()
+
+
+def test_every_unexpected_disconnect_in_one_boot_is_recorded(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    store.start_node("shelf-01", 0, 0, "--linger")
+    wait_until(lambda: states(store, "shelf-01") == [(1, "online")], 10, "online")
+    node_dir = store.site.node_dir("shelf-01")
+    for kicks in (1, 2):
+        # The same credential takes the session over: the broker drops the node and sends its will.
+        TestClient.as_file_user(store.port, "shelf-01", node_dir / "mqtt.pass", "shelf-01").close()
+        expected = [(1, "online")] + [(1, "offline"), (1, "online")] * kicks
+        wait_until(lambda: states(store, "shelf-01") == expected, 20, f"{kicks} offline and online again")  # noqa: B023
+    assert store.query("SELECT state FROM devices WHERE dev='shelf-01'") == [("online",)]

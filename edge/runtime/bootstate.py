@@ -45,6 +45,12 @@ class BootStateFile:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+        # The rename itself must survive power loss, or a reboot could reuse a boot number.
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
     def next_boot(self) -> BootState:
         """Count this start: persist boot + 1 before any message of the new boot exists."""

@@ -4,7 +4,8 @@ A sender thread hands spooled messages to paho while connected, at most `max_inf
 at a time (paho's message ids wrap at 65535, and a long outage must not sit in RAM);
 paho resends what is in flight after a reconnect; each broker acknowledgement deletes
 its row. The retained `state` is published on every connect, and the signed `offline`
-state is the last will.
+state is the last will, signed afresh before every connection so that each unexpected
+disconnect is a distinct message the gateway records.
 
 Events leave the spool only while the gateway's retained status says `online`. Before
 the gateway's first connection the broker would acknowledge events and queue them for no
@@ -51,7 +52,7 @@ class MqttLink:
         broker: BrokerAddress,
         spool: Spool,
         max_inflight: int,
-        will: Retained,
+        will: Callable[[], Retained],
         online: Callable[[], Retained],
         subscriptions: list[str],
         on_message: Callable[[mqtt.MQTTMessage], None],
@@ -71,7 +72,8 @@ class MqttLink:
         self._client.enable_logger(logging.getLogger("paho"))
         if broker.password is not None:
             self._client.username_pw_set(broker.username, broker.password)
-        self._client.will_set(will.topic, will.payload, qos=1, retain=True)
+        self._will = will
+        self._set_will()
         self._client.max_inflight_messages_set(max_inflight)
         self._client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
         self._client.on_connect = self._connected
@@ -84,6 +86,8 @@ class MqttLink:
         self._more = True
         self._inflight: dict[int, int] = {}
         self._early_acks: set[int] = set()
+        # acks of the link's own state publishes, which must never be taken for a spool row's
+        self._own_mids: set[int] = set()
         self._acked: list[int] = []
         self._sender = threading.Thread(target=self._send_loop, name="spool-sender", daemon=True)
         self.connects = 0
@@ -134,7 +138,9 @@ class MqttLink:
         self.refused = None
         self.connects += 1
         state = self._online()
-        client.publish(state.topic, state.payload, qos=1, retain=True)
+        info = client.publish(state.topic, state.payload, qos=1, retain=True)
+        with self._wake:
+            self._own_mids.add(info.mid)
         for topic in [self._gateway_state_topic, *self._subscriptions]:
             client.subscribe(topic, qos=1)
         log.info("connected to %s:%s", self._broker.host, self._broker.port)
@@ -149,6 +155,7 @@ class MqttLink:
         with self._wake:
             self._connected_now = False
             self._gateway_online = False
+        self._set_will()
         if not self._stopping:
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
@@ -163,8 +170,15 @@ class MqttLink:
             self._gateway_online = online
             self._wake.notify()
 
+    def _set_will(self) -> None:
+        will = self._will()
+        self._client.will_set(will.topic, will.payload, qos=1, retain=True)
+
     def _published(self, client: mqtt.Client, userdata: object, mid: int, reason: object, props: object) -> None:
         with self._wake:
+            if mid in self._own_mids:
+                self._own_mids.discard(mid)
+                return
             spool_id = self._inflight.pop(mid, None)
             if spool_id is None:
                 self._early_acks.add(mid)

@@ -20,7 +20,7 @@ from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import Health, Message, State, decode_message, encode_message
 from edge.protocol.roles import may_send
 from edge.protocol.topics import cmd_subscription, event_topic, gateway_state_topic, state_topic
-from edge.runtime.bootstate import BootState, BootStateFile
+from edge.runtime.bootstate import BootState, BootStateError, BootStateFile
 from edge.runtime.commands import Command, CommandGuard
 from edge.runtime.config import NodeConfig
 from edge.runtime.health import read_soc_temp_c10
@@ -84,7 +84,7 @@ class Node:
             ),
             self.spool,
             config.spool.max_inflight,
-            will=self._state("offline"),
+            will=lambda: self._state("offline"),
             online=lambda: self._state("online"),
             subscriptions=[cmd_subscription(config.store, config.node)],
             on_message=self._command_arrived,
@@ -137,9 +137,14 @@ class Node:
 
     def _health_loop(self) -> None:
         while not self._stop.wait(self.config.health.interval_s):
-            self.emit(self.health())
+            try:
+                self.emit(self.health())
+            except Exception:
+                self.counters["health_failed"] += 1
+                log.exception("health could not be sent; trying again next interval")
 
     def _command_arrived(self, message: mqtt.MQTTMessage) -> None:
+        """Runs on paho's network thread: nothing may escape, or that thread dies and the link with it."""
         try:
             command = self._guard.check(message.topic, bytes(message.payload), bool(message.retain), self._clock())
         except ProtocolError as error:
@@ -150,11 +155,20 @@ class Node:
             self.counters[f"cmd_rejected_{Reason.INTERNAL_ERROR}"] += 1
             log.exception("command on %s refused after an unexpected failure", message.topic)
             return
-        current = self._boot_file.read()
-        self._boot_file.write(BootState(current.boot, command.boot, command.seq))
         self.counters["cmd_accepted"] += 1
+        try:
+            current = self._boot_file.read()
+            self._boot_file.write(BootState(current.boot, command.boot, command.seq))
+        except (OSError, BootStateError):
+            # Obeyed all the same: the TTL still bounds a replay after a restart.
+            self.counters["cmd_unpersisted"] += 1
+            log.exception("could not persist the newest command")
         handler = self._handlers.get(command.type)
         if handler is None:
             log.warning("no handler for command %s", command.type)
             return
-        handler(command)
+        try:
+            handler(command)
+        except Exception:
+            self.counters["cmd_handler_failed"] += 1
+            log.exception("the %s handler failed", command.type)
