@@ -377,3 +377,42 @@ def test_verdicts_do_not_depend_on_batching_states(core: IngestCore, journal: Jo
     result = core.process([state(2, "online"), state(1, "offline")])
     assert [r.error.reason for r in result.rejected] == [Reason.REPLAY]
     assert core.devices["shelf-1"].state == "online"
+
+
+def test_a_reused_sequence_number_with_other_content_is_refused_not_dropped(core: IngestCore, journal: Journal) -> None:
+    core.process([weight(1, seq) for seq in range(1, 21)])
+    reused_in_window = weight(1, 18, delay_ms=99)
+    reused_in_window = Incoming(reused_in_window.topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 18))), 5)
+    reused_below_window = Incoming(
+        reused_in_window.topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 2))), 6
+    )
+    result = core.process([reused_in_window, reused_below_window, weight(1, 18)])
+    assert [r.error.reason for r in result.rejected] == [Reason.BOOT_REUSED, Reason.BOOT_REUSED]
+    assert result.duplicates == 1, "the byte-identical resend of 1/18 is still just a duplicate"
+    assert {(reason, dev) for reason, dev, *_ in journal.rejects()} == {("boot_reused", "shelf-1")}
+    assert len(journaled(journal)) == 20
+
+
+def test_the_same_sequence_number_twice_in_one_batch_with_other_content_is_refused(core: IngestCore) -> None:
+    twin = Incoming(weight(1, 3).topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 3))), 7)
+    result = core.process([weight(1, 3), twin])
+    assert len(result.accepted) == 1
+    assert [r.error.reason for r in result.rejected] == [Reason.BOOT_REUSED]
+
+
+def test_a_will_and_an_online_state_signed_in_the_same_millisecond_are_both_journaled(
+    core: IngestCore, journal: Journal
+) -> None:
+    result = core.process([state(1, "offline", ts=T0), state(1, "online", ts=T0)])
+    assert len(result.accepted) == 2 and result.duplicates == 0
+    assert core.devices["shelf-1"].state == "online"
+    again = core.process([state(1, "offline", ts=T0), state(1, "online", ts=T0)])
+    assert again.duplicates == 2 and again.accepted == []
+
+
+def _other_weight(boot: int, seq: int) -> Weight:
+    ts = ts_of(boot, seq) + 7
+    return Weight(
+        v=1, dev="shelf-1", boot=boot, seq=seq, ts=ts, shelf="sh-b", lane=1, t0=ts - 1, t1=ts,
+        delta_mg=-1, before_mg=2, after_mg=1, noise_mg=0,
+    )  # fmt: skip

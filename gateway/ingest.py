@@ -76,9 +76,14 @@ class _Tally:
         )
 
 
-def _key(message: AnyMessage) -> tuple[str, int, int, int]:
-    """What makes a message unique in the journal: (dev, boot, seq), and for state the ts too."""
-    return (message.dev, message.boot, message.seq, message.ts if message.seq == 0 else 0)
+Key = tuple[str, int, int, bytes]
+
+
+def _key(verified: Verified) -> Key:
+    """What makes a message unique in the journal: (dev, boot, seq) for an event; for a state,
+    which stands outside the sequence, its exact bytes."""
+    message = verified.message
+    return (message.dev, message.boot, message.seq, verified.data if message.seq == 0 else b"")
 
 
 class IngestCore:
@@ -93,14 +98,14 @@ class IngestCore:
         result = BatchResult()
         sequencing = self.sequencing.copy()
         candidates: list[tuple[Incoming, Verified]] = []
-        pending: set[tuple[str, int, int, int]] = set()
+        pending: dict[Key, bytes] = {}
         known_duplicates: list[str] = []
         self._journal.begin()
         try:
             for incoming in batch:
                 try:
                     verified = self._verifier.verify(incoming.topic, incoming.payload)
-                    new = self._is_new(verified.message, sequencing, pending)
+                    new = self._is_new(verified, incoming.payload, sequencing, pending)
                 except ProtocolError as error:
                     self._reject(result, incoming, error)
                     continue
@@ -115,7 +120,7 @@ class IngestCore:
                 message = verified.message
                 if new:
                     candidates.append((incoming, verified))
-                    pending.add(_key(message))
+                    pending[_key(verified)] = incoming.payload
                     sequencing.accept(message.dev, message.boot, message.seq)
                 else:
                     known_duplicates.append(message.dev)
@@ -128,14 +133,19 @@ class IngestCore:
             )  # fmt: skip
             tallies: dict[str, _Tally] = {}
             clocks: dict[str, ClockOffset] = {}
-            result.duplicates = len(known_duplicates) + inserted.count(False)
             for dev in known_duplicates:
                 self._tally(tallies, dev).duplicates += 1
+                result.duplicates += 1
             for (incoming, verified), journaled in zip(candidates, inserted, strict=True):
                 message = verified.message
                 tally = self._tally(tallies, message.dev)
                 if not journaled:
+                    journaled_payload = self._journal.payload_of(message.dev, message.boot, message.seq)
+                    if message.seq > 0 and journaled_payload != incoming.payload:
+                        self._reject(result, incoming, _reused(message))
+                        continue
                     tally.duplicates += 1
+                    result.duplicates += 1
                     continue
                 tally.accept(message, incoming.recv_ms)
                 result.accepted.append(verified)
@@ -168,22 +178,37 @@ class IngestCore:
         self._journal.count_reject(error.reason, dev, incoming.recv_ms, error.detail)
         result.rejected.append(Rejected(incoming, dev, error))
 
-    def _is_new(self, message: AnyMessage, sequencing: Sequencing, pending: set[tuple[str, int, int, int]]) -> bool:
-        """True for a message to journal, False for a known duplicate; ProtocolError(REPLAY) for a replay.
+    def _is_new(self, verified: Verified, payload: bytes, sequencing: Sequencing, pending: dict[Key, bytes]) -> bool:
+        """True for a message to journal, False for a duplicate (a redelivery, byte for byte);
+        ProtocolError for a replay, or for a sequence number reused with other content.
 
-        A message already taken earlier in this batch is a duplicate; one the journal
+        A message taken earlier in this batch is compared with that one; one the journal
         turns out to hold already is found when it is inserted.
         """
-        if _key(message) in pending:
-            return False
+        message = verified.message
+        earlier = pending.get(_key(verified))
+        if earlier is not None:
+            # Two copies in one batch that differ: the one the journal already holds is the true one.
+            if earlier == payload or self._journal.payload_of(message.dev, message.boot, message.seq) == payload:
+                return False
+            raise _reused(message)
         if message.seq == 0:
             if sequencing.state_is_current(message.dev, message.boot):
                 return True
-            if self._journal.holds_state(message.dev, message.boot, message.ts):
+            if self._journal.holds_state(message.dev, message.boot, payload):
                 return False
             raise ProtocolError(Reason.REPLAY, f"state of boot {message.boot} is older than the newest boot seen")
         if sequencing.classify_event(message.dev, message.boot, message.seq) is not Verdict.OLD:
             return True
-        if self._journal.holds(message.dev, message.boot, message.seq):
-            return False
-        raise ProtocolError(Reason.REPLAY, f"{message.boot}/{message.seq} is older than the dedupe window")
+        journaled = self._journal.payload_of(message.dev, message.boot, message.seq)
+        if journaled is None:
+            raise ProtocolError(Reason.REPLAY, f"{message.boot}/{message.seq} is older than the dedupe window")
+        if journaled != payload:
+            raise _reused(message)
+        return False
+
+
+def _reused(message: AnyMessage) -> ProtocolError:
+    """The same (boot, seq) with other content: the device's boot counter went back (a lost or
+    restored boot.json). Dropping it as a duplicate would lose an event without a word."""
+    return ProtocolError(Reason.BOOT_REUSED, f"{message.boot}/{message.seq} was journaled with other content")

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS journal (
     payload BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS journal_event ON journal(dev, boot, seq) WHERE seq > 0;
-CREATE UNIQUE INDEX IF NOT EXISTS journal_state ON journal(dev, boot, ts) WHERE seq = 0;
+-- a state is a duplicate only if byte-identical: a will and an online state may share a ts
+CREATE UNIQUE INDEX IF NOT EXISTS journal_state ON journal(dev, boot, payload) WHERE seq = 0;
 CREATE TABLE IF NOT EXISTS rejects (
     reason TEXT NOT NULL,
     dev TEXT NOT NULL,
@@ -145,13 +146,19 @@ class Journal:
         self._db.execute("RELEASE insert_many")
         return [self.insert(*row) for row in rows]
 
-    def holds(self, dev: str, boot: int, seq: int) -> bool:
-        row = self._db.execute("SELECT 1 FROM journal WHERE dev=? AND boot=? AND seq=?", (dev, boot, seq)).fetchone()
-        return row is not None
-
-    def holds_state(self, dev: str, boot: int, ts: int) -> bool:
+    def payload_of(self, dev: str, boot: int, seq: int) -> bytes | None:
+        """The journaled payload of an event, or None when the journal does not hold it."""
         row = self._db.execute(
-            "SELECT 1 FROM journal WHERE dev=? AND boot=? AND ts=? AND seq=0", (dev, boot, ts)
+            "SELECT payload FROM journal WHERE dev=? AND boot=? AND seq=?", (dev, boot, seq)
+        ).fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def holds(self, dev: str, boot: int, seq: int) -> bool:
+        return self.payload_of(dev, boot, seq) is not None
+
+    def holds_state(self, dev: str, boot: int, payload: bytes) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM journal WHERE dev=? AND boot=? AND payload=? AND seq=0", (dev, boot, payload)
         ).fetchone()
         return row is not None
 

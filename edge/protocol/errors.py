@@ -21,6 +21,7 @@ class Reason(StrEnum):
     REPLAY = "replay"
     RETAINED = "retained"
     STALE = "stale"
+    BOOT_REUSED = "boot_reused"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -25,7 +25,6 @@ from gateway.provisioning.passwords import mosquitto_hash, new_password
 from gateway.provisioning.site import DASHBOARD, Site
 from gateway.registry import Device, Registry, load_registry, save_registry
 
-
 _ID = re.compile(r"[a-z0-9-]{1,64}")
 
 
