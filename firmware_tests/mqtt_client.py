@@ -1,6 +1,7 @@
 """A small blocking paho client for tests that play a device, an attacker or a dashboard."""
 
 import threading
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -13,6 +14,7 @@ class TestClient:
     def __init__(self, port: int, username: str, password: str, client_id: str) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self.refused: str | None = None
+        self._unwaited: list[mqtt.MQTTMessageInfo] = []
         self._connected = threading.Event()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
         self._client.username_pw_set(username, password)
@@ -35,9 +37,12 @@ class TestClient:
     def connected(self) -> bool:
         return self._client.is_connected()
 
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: bytes, retain: bool = False, wait: bool = True) -> None:
         info = self._client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(5)
+        if wait:
+            info.wait_for_publish(5)
+        else:
+            self._unwaited.append(info)
 
     def subscribe(self, topic: str) -> None:
         done = threading.Event()
@@ -46,5 +51,9 @@ class TestClient:
         done.wait(5)
 
     def close(self) -> None:
+        """Disconnect once every publish has been acknowledged (or after 30 s)."""
+        deadline = time.monotonic() + 30
+        for info in self._unwaited:
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
         self._client.disconnect()
         self._client.loop_stop()

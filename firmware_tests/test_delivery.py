@@ -2,10 +2,19 @@
 
 import signal
 import sqlite3
+import threading
 import time
 
+import msgspec
+
+from edge.protocol.envelope import seal
+from edge.protocol.keys import load_signing_key
+from edge.protocol.messages import encode_message
 from edge.protocol.roles import Role
+from edge.protocol.topics import event_topic
 from firmware_tests.conftest import Store, wait_until
+from firmware_tests.mqtt_client import TestClient
+from hw.sim.traffic import synthetic_event
 
 
 def assert_exactly_once_in_order(store: Store, dev: str, expected: list[tuple[int, int]]) -> None:
@@ -110,3 +119,45 @@ def test_events_wait_for_the_gateways_first_session_on_a_fresh_broker(make_store
     assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 51)])
     node.send_signal(signal.SIGTERM)
     assert node.wait(10) == 0
+
+
+def test_gateway_killed_with_messages_in_flight_gets_them_redelivered_once(make_store) -> None:  # type: ignore[no-untyped-def]
+    """A publisher that does not hold (unlike nodes) keeps the broker's queue and the gateway's
+    in-flight window full, so the kill lands between journaling and acknowledging."""
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    node_dir = store.site.node_dir("shelf-01")
+    key = load_signing_key(node_dir / "device.key")
+    topic = event_topic("test", "shelf-01", "weight")
+    payloads = [
+        seal(key, encode_message(msgspec.structs.replace(synthetic_event(Role.SHELF, "shelf-01", n, 1_790_000_000_000),
+                                                         dev="shelf-01", boot=1, seq=n, ts=1_790_000_000_000 + n)))
+        for n in range(1, 8_001)
+    ]  # fmt: skip
+    publisher = TestClient.as_file_user(store.port, "shelf-01", node_dir / "mqtt.pass", "shelf-01")
+    sender = threading.Thread(target=lambda: [publisher.publish(topic, p, wait=False) for p in payloads])
+    sender.start()
+    wait_until(lambda: len(store.journaled("shelf-01")) > 1_000, 30, "the stream under way")
+    store.kill_gateway()
+    sender.join(60)
+    publisher.close()
+    store.start_gateway()
+    wait_until(lambda: len(store.journaled("shelf-01")) >= 8_000, 60, "all 8,000 events after the restart")
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 8_001)])
+
+
+def test_node_killed_while_connected_resends_what_was_not_acknowledged(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    node = store.start_node("shelf-01", 5_000, 2_500, "--linger")
+    wait_until(lambda: len(store.journaled("shelf-01")) > 1_000, 30, "the stream under way")
+    node.send_signal(signal.SIGKILL)
+    node.wait(10)
+    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
+    left = sqlite3.connect(spool).execute("SELECT min(id), count(*) FROM spool").fetchone()
+    assert left[1] > 0, "the node was killed after its spool had drained"
+    restarted = store.start_node("shelf-01", 0, 0)
+    assert restarted.wait(60) == 0
+    journaled = store.journaled("shelf-01")
+    produced = max(seq for _, seq in journaled)
+    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, produced + 1)])

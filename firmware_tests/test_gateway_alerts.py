@@ -57,3 +57,15 @@ def test_zero_interval_lets_every_alert_through() -> None:
     limiter = AlertLimiter(interval_ms=0)
     counts = [limiter.raise_alert(7, "k", "r", "d", "") for _ in range(3)]
     assert [alert.count if alert else None for alert in counts] == [1, 1, 1]
+
+
+def test_a_burst_is_reported_whole_even_when_nothing_follows_it() -> None:
+    limiter = AlertLimiter(interval_ms=10_000)
+    first = limiter.raise_alert(1_000, "reject", "float", "shelf-1", "d0")
+    assert first is not None and first.count == 1
+    for n in range(99):
+        assert limiter.raise_alert(1_001 + n, "reject", "float", "shelf-1", f"d{n + 1}") is None
+    assert limiter.flush(10_999) == []
+    held = limiter.flush(11_000)
+    assert [(a.reason, a.dev, a.count, a.detail) for a in held] == [("float", "shelf-1", 99, "d99")]
+    assert limiter.flush(30_000) == []

@@ -22,6 +22,7 @@ class IngestConfig(Section, frozen=True):
 class OperatorConfig(Section, frozen=True):
     state_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 10
     alert_interval_s: Annotated[int, Meta(ge=0, le=3600)] = 10
+    stall_after_s: Annotated[int, Meta(ge=1, le=3600)] = 5
 
 
 class GatewayConfig(Section, frozen=True):

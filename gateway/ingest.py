@@ -94,6 +94,10 @@ class IngestCore:
         self.devices: dict[str, DeviceRow] = journal.devices()
         self.clocks: dict[str, ClockOffset] = {}
 
+    def use(self, verifier: Verifier) -> None:
+        """Verify from now on against another registry (one reloaded from disk)."""
+        self._verifier = verifier
+
     def process(self, batch: list[Incoming]) -> BatchResult:
         result = BatchResult()
         sequencing = self.sequencing.copy()

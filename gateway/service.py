@@ -74,9 +74,10 @@ class Gateway:
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self._alerts = AlertLimiter(config.operator.alert_interval_s * 1000)
+        self._alerts_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Received | None] = queue.SimpleQueue()
         self._ahead = threading.Semaphore(2)
-        self._pending: dict[int, list[_Received]] = {}
+        self._pending: dict[int, tuple[float, list[_Received]]] = {}  # batch id: (sent, batch)
         self._pending_lock = threading.Lock()
         self._connection = 0
         self._stop = threading.Event()
@@ -178,7 +179,7 @@ class Gateway:
                 self._ahead.acquire()
                 batch_id += 1
                 with self._pending_lock:
-                    self._pending[batch_id] = batch
+                    self._pending[batch_id] = (time.monotonic(), batch)
                 try:
                     self._pipe.send((batch_id, [received.wire for received in batch]))
                 except OSError:
@@ -199,7 +200,7 @@ class Gateway:
                     self._journal_process_lost()
                 return
             with self._pending_lock:
-                batch = self._pending.pop(report.batch_id)
+                _, batch = self._pending.pop(report.batch_id)
             for received in batch:
                 if received.qos > 0 and received.connection == self._connection:
                     self._client.ack(received.mid, received.qos)
@@ -216,7 +217,8 @@ class Gateway:
         for note in report.rejected:
             self.rejected[note.reason] += 1
             log.warning("rejected %s from %s: %s", note.reason, note.dev, note.detail)
-            alert = self._alerts.raise_alert(note.recv_ms, "reject", note.reason, note.dev, note.detail)
+            with self._alerts_lock:
+                alert = self._alerts.raise_alert(note.recv_ms, "reject", note.reason, note.dev, note.detail)
             if alert is not None:
                 self._publish_alert(alert)
 
@@ -232,7 +234,7 @@ class Gateway:
                 self.accepted,
                 self.duplicates,
                 dict(self.rejected),
-                self._queue.qsize() + sum(len(batch) for batch in list(self._pending.values())),
+                self._queue.qsize() + sum(len(batch) for _, batch in list(self._pending.values())),
             )
         )
 
@@ -243,7 +245,28 @@ class Gateway:
         if wait and self._client.is_connected():
             info.wait_for_publish(3)
 
+    def _stalled(self) -> bool:
+        """True when the oldest batch has waited longer than `stall_after_s` for its commit."""
+        with self._pending_lock:
+            oldest = min((sent for sent, _ in self._pending.values()), default=None)
+        return oldest is not None and time.monotonic() - oldest > self.config.operator.stall_after_s
+
     def _tick(self) -> None:
-        while not self._stop.wait(self.config.operator.state_interval_s):
-            if self._client.is_connected():
-                self._publish_state("online")
+        """Every second: availability on change (and every `state_interval_s`), held alerts when due."""
+        published: Availability | None = None
+        last_publish = 0.0
+        while not self._stop.wait(1):
+            state: Availability = "stalled" if self._stalled() else "online"
+            if state != published and "stalled" in (state, published):
+                log.warning(
+                    "journal %s", "stalled: nodes hold their events" if state == "stalled" else "committing again"
+                )
+            if self._client.is_connected() and (
+                state != published or time.monotonic() - last_publish >= self.config.operator.state_interval_s
+            ):
+                self._publish_state(state)
+                published, last_publish = state, time.monotonic()
+            with self._alerts_lock:
+                due = self._alerts.flush(self._clock())
+            for alert in due:
+                self._publish_alert(alert)

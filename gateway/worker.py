@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from edge.protocol.configfile import resolve
+from edge.protocol.configfile import ConfigError, resolve
 from gateway.config import GatewayConfig
 from gateway.ingest import BatchResult, Incoming, IngestCore
 from gateway.journal import Journal
-from gateway.registry import load_registry
+from gateway.registry import Registry, load_registry
 from gateway.verify import Verifier
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,39 @@ class BatchReport:
         return cls(batch_id, len(result.accepted), result.duplicates, notes)
 
 
+class RegistryWatch:
+    """The registry as it is on disk now: provisioning a node must not need a gateway restart,
+    or that node's first events would be refused as unknown. Provisioning replaces the file
+    atomically, so a changed modification time means a complete new registry."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._seen = -1
+
+    def _mtime(self) -> int:
+        try:
+            return self._path.stat().st_mtime_ns
+        except OSError:
+            return self._seen
+
+    def load(self) -> Registry:
+        self._seen = self._mtime()
+        return load_registry(self._path)
+
+    def changed(self) -> Registry | None:
+        """The new registry if the file changed since it was last read; None otherwise, or if
+        the new file is unreadable (the previous registry stays in force)."""
+        if self._mtime() == self._seen:
+            return None
+        try:
+            registry = self.load()
+        except ConfigError as error:
+            log.error("registry changed but cannot be read; keeping the previous one: %s", error)
+            return None
+        log.info("registry reloaded: %d devices", len(registry.devices))
+        return registry
+
+
 def commit_with_retry(core: IngestCore, batch: list[Incoming]) -> BatchResult:
     """Process a batch until its commit succeeds: nothing is acknowledged before that."""
     pause = 0.5
@@ -65,7 +98,8 @@ def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
-    core = IngestCore(Verifier(load_registry(resolve(base, config.registry))), journal, config.ingest.dedupe_window)
+    registry = RegistryWatch(resolve(base, config.registry))
+    core = IngestCore(Verifier(registry.load()), journal, config.ingest.dedupe_window)
     pipe.send("ready")
     try:
         while True:
@@ -76,6 +110,9 @@ def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
             if item is None:
                 return
             batch_id, wire = item
+            changed = registry.changed()
+            if changed is not None:
+                core.use(Verifier(changed))
             result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
             pipe.send(BatchReport.of(batch_id, result))
     finally:

@@ -5,7 +5,9 @@ from typing import Literal
 
 import msgspec
 
-Availability = Literal["online", "stopped", "offline"]
+# `stalled`: connected, but the journal has not committed for a while (a full disk, a lock);
+# nodes hold their events as they do for `offline`.
+Availability = Literal["online", "stalled", "stopped", "offline"]
 
 
 class GatewayStatus(msgspec.Struct, frozen=True):

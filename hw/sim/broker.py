@@ -62,11 +62,20 @@ class MosquittoBroker:
         self.host = "127.0.0.1"
         self.port = port
         self._binary = binary
-        registry = load_registry(site.registry)
-        write_broker_config(site.broker, registry, port, self.host, current_user())
+        self._site = site
+        self._write_config()
         self.config = site.broker / "mosquitto.conf"
         self.log_path = site.broker / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def _write_config(self) -> None:
+        write_broker_config(self._site.broker, load_registry(self._site.registry), self.port, self.host, current_user())
+
+    def reload(self) -> None:
+        """Rewrite passwords and ACL from the registry and have the running broker reread them (SIGHUP)."""
+        self._write_config()
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
 
     def start(self) -> "MosquittoBroker":
         with open(self.log_path, "ab") as log_file:
