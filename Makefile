@@ -16,7 +16,7 @@ help:
 	@echo "make bench          run every benchmark in bench/ (QUICK=1 for the short runs)"
 	@echo "make lint           ruff and mypy"
 	@echo "make keys           make the store's keys, registry and gateway config in SITE=$(SITE) (STORE=$(STORE))"
-	@echo "make broker-config  write Mosquitto's config, passwords and ACL for SITE from its registry"
+	@echo "make broker-config  write Mosquitto's config, passwords and ACL for SITE from its registry (after make keys)"
 	@echo "make install        the virtualenv in $(VENV) with the package and its dev/demo extras"
 
 # Root on Debian gets what is missing from apt-get; anyone else is told what to install.
@@ -66,7 +66,7 @@ lint: install
 keys: install
 	$(BIN)/storeprov --site $(SITE) init --store $(STORE)
 
-broker-config: keys
+broker-config: install
 	$(BIN)/storeprov --site $(SITE) broker-config --bind $(BIND)
 
 clean:
