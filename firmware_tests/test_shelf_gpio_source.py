@@ -1,0 +1,91 @@
+"""The `gpio` sample source over the real `hx711` package, the fake RPi.GPIO and the HX711
+model: every value it returns is right, whatever the driver's timing does."""
+
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from edge.shelf.gpio_source import Hx711Gpio
+from hw.sim import rpi_gpio
+from hw.sim.hx711 import FULL_SCALE, Hx711Chip
+from hw.sim.rpi_gpio import SimBoard
+
+DOUT, SCK = 5, 6
+VOLTS = 0.004
+EXPECTED = round(VOLTS / (2.5 / 128) * FULL_SCALE)
+TOLERANCE = 400  # noise at 80 SPS is ~38 counts rms
+
+
+@pytest.fixture
+def rig() -> Iterator[tuple[SimBoard, Hx711Chip]]:
+    board = rpi_gpio.install(SimBoard())
+    chip = Hx711Chip(lambda channel, t: VOLTS if channel == "A" else 0.0, rate_sps=80, seed=11)
+    board.attach_hx711(chip, DOUT, SCK)
+    sys.modules.pop("hx711", None)
+    yield board, chip
+    for name in ("hx711", "RPi", "RPi.GPIO"):
+        sys.modules.pop(name, None)
+
+
+def collect(source: Hx711Gpio, count: int, limit_s: float = 10.0) -> list[int]:
+    values: list[int] = []
+    deadline = time.monotonic() + limit_s
+    while len(values) < count and time.monotonic() < deadline:
+        value = source.read()
+        if value is not None:
+            values.append(value)
+    return values
+
+
+def assert_all_right(values: list[int]) -> None:
+    wrong = [v for v in values if abs(v - EXPECTED) > TOLERANCE]
+    assert not wrong, f"wrong weights returned as valid: {wrong}"
+
+
+def test_reads_are_validated_counts(rig: tuple[SimBoard, Hx711Chip]) -> None:
+    source = Hx711Gpio(DOUT, SCK, rate_sps=80)
+    values = collect(source, 10)
+    assert len(values) == 10
+    assert_all_right(values)
+
+
+def test_a_clock_held_high_mid_read_is_rejected_and_never_a_wrong_weight(rig: tuple[SimBoard, Hx711Chip]) -> None:
+    board, chip = rig
+    source = Hx711Gpio(DOUT, SCK, rate_sps=80)
+    collect(source, 2)
+    downs = chip.stats.power_downs
+    board.hold_clock_high(SCK, edge=9, seconds=0.0002)
+    values = collect(source, 10)
+    assert chip.stats.power_downs >= downs + 1
+    assert source.stats.rejected >= 1 and source.stats.resyncs >= 1
+    assert len(values) == 10
+    assert_all_right(values)
+
+
+def test_a_driver_stall_the_chip_did_not_see_is_resynchronised_not_misread(rig: tuple[SimBoard, Hx711Chip]) -> None:
+    board, _ = rig
+    source = Hx711Gpio(DOUT, SCK, rate_sps=80)
+    collect(source, 2)
+    for nth in (30, 90, 150):  # the driver times these pulses as long; the chip saw them short
+        board.stall_after_pulse(SCK, edge=nth, seconds=0.0002)
+    values = collect(source, 20)
+    assert source.stats.rejected >= 3
+    assert len(values) == 20
+    assert_all_right(values)
+
+
+def test_an_unplugged_chip_times_out_instead_of_hanging(rig: tuple[SimBoard, Hx711Chip]) -> None:
+    board, chip = rig
+    source = Hx711Gpio(DOUT, SCK, rate_sps=80, ready_timeout_s=0.2)
+    collect(source, 2)
+    board.unplug(DOUT)
+    started = time.monotonic()
+    assert source.read() is None
+    assert time.monotonic() - started < 1.0
+    assert source.stats.timeouts == 1
+    board.attach_hx711(chip, DOUT, SCK)
+    values = collect(source, 5)
+    assert len(values) == 5
+    assert_all_right(values)
