@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
-    period_ms: int = 100  # 10 SPS
-    stable_ms: int = 500  # the stability window
+    period_ms: float = 100  # 10 SPS; 12.5 at 80 SPS
+    stable_ms: int = 700  # the stability window: long enough that a trembling hand is never "stable"
     noise_mg: int = 1_000  # expected sensor noise (1 sigma), from calibration
     band_sigmas: float = 6.0  # a stable window's max - min stays within this many sigmas
     trigger_sigmas: float = 5.0  # a deviation from the baseline this large starts a span
@@ -31,7 +31,7 @@ class DetectorConfig:
 
     @property
     def window(self) -> int:
-        return max(3, self.stable_ms // self.period_ms)
+        return max(3, int(self.stable_ms // self.period_ms))
 
     @property
     def band_mg(self) -> float:
