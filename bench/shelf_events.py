@@ -51,7 +51,9 @@ def detect(lane: Lane, duration_s: float, rate: int, config: DetectorConfig) -> 
 
 
 def score(truth: list[TrueChange], found: list[tuple[WeightChange, int]]) -> tuple[int, list[float], list[float]]:
-    matched, errors, latencies = 0, [], []
+    matched = 0
+    errors: list[float] = []
+    latencies: list[float] = []
     used = [False] * len(found)
     for true in truth:
         for i, (change, emitted) in enumerate(found):
