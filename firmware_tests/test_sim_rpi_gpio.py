@@ -1,5 +1,6 @@
 """The real `hx711` package from PyPI, unchanged, against the simulated chip behind the fake RPi.GPIO."""
 
+import gc
 import importlib
 import statistics
 import sys
@@ -26,22 +27,45 @@ def rig() -> Iterator[tuple[SimBoard, Hx711Chip, ModuleType]]:
     chip = Hx711Chip(lambda channel, t: VOLTS_A if channel == "A" else VOLTS_B, rate_sps=80, seed=7)
     board.attach_hx711(chip, DOUT, SCK)
     sys.modules.pop("hx711", None)
-    yield board, chip, importlib.import_module("hx711")
-    for name in ("hx711", "RPi", "RPi.GPIO"):
-        sys.modules.pop(name, None)
+    # A collector pause mid-pulse desynchronises the bare package (see edge/shelf/gpio_source.py,
+    # whose tests cover that fault); these tests are about the wiring, so they run without it.
+    gc.disable()
+    try:
+        yield board, chip, importlib.import_module("hx711")
+    finally:
+        gc.enable()
+        for name in ("hx711", "RPi", "RPi.GPIO"):
+            sys.modules.pop(name, None)
+
+
+def _reads_each_channel_and_gain(hx711: ModuleType, chip: Hx711Chip) -> bool:
+    scale = hx711.HX711(dout_pin=DOUT, pd_sck_pin=SCK, gain=128, channel="A")
+    a128 = statistics.median(scale.get_raw_data(5))
+    scale.channel_a_gain = 64
+    a64 = statistics.median(scale.get_raw_data(5))
+    scale.channel = "B"
+    b32 = statistics.median(scale.get_raw_data(5))
+    return (
+        abs(a128 - counts(VOLTS_A, 128)) < 400
+        and abs(a64 - counts(VOLTS_A, 64)) < 400
+        and abs(b32 - counts(VOLTS_B, 32)) < 800
+        and chip.config.channel == "B"
+    )
 
 
 def test_the_package_reads_each_channel_and_gain(rig: tuple[SimBoard, Hx711Chip, ModuleType]) -> None:
-    """The package runs unchanged. Only medians are checked: on a busy machine the package
-    itself can return a misaligned word after a pulse it timed as long (see edge/shelf/gpio_source.py)."""
-    _, chip, hx711 = rig
-    scale = hx711.HX711(dout_pin=DOUT, pd_sck_pin=SCK, gain=128, channel="A")
-    assert abs(statistics.median(scale.get_raw_data(5)) - counts(VOLTS_A, 128)) < 400
-    scale.channel_a_gain = 64
-    assert abs(statistics.median(scale.get_raw_data(5)) - counts(VOLTS_A, 64)) < 400
-    scale.channel = "B"
-    assert abs(statistics.median(scale.get_raw_data(5)) - counts(VOLTS_B, 32)) < 800
-    assert chip.stats.conversions_read >= 15
+    """The package runs unchanged and selects channel and gain on the chip. The OS may preempt
+    it mid-pulse, and the package then loses step with the chip for good (the fault
+    edge/shelf/gpio_source.py guards against, and tests with injected faults), so a fresh
+    chip and driver get up to three tries; wrong wiring fails every one."""
+    board, chip, hx711 = rig
+    for _ in range(3):
+        if _reads_each_channel_and_gain(hx711, chip):
+            return
+        chip = Hx711Chip(lambda channel, t: VOLTS_A if channel == "A" else VOLTS_B, rate_sps=80, seed=7)
+        board.attach_hx711(chip, DOUT, SCK)
+        board.clocks[SCK] = [chip]
+    raise AssertionError("the package never read the right counts in three tries")
 
 
 def test_a_clock_held_high_mid_read_powers_the_chip_down_and_the_package_rejects_the_read(

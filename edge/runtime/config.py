@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
+import msgspec
 from msgspec import Meta
 
 from edge.protocol.configfile import BrokerConfig, ConfigError, NodeId, Section, read_toml
@@ -31,6 +32,24 @@ class SpoolConfig(Section, frozen=True):
 
 class HardwareConfig(Section, frozen=True):
     backend: NodeId
+    # gpio: one HX711 per lane, each on its own clock and data pins (BCM numbers), by lane
+    dout_pins: list[Annotated[int, Meta(ge=0, le=40)]] = []
+    sck_pins: list[Annotated[int, Meta(ge=0, le=40)]] = []
+    # sim: the seed of the simulated shoppers
+    seed: int = 0
+
+
+class ShelfConfig(Section, frozen=True):
+    """A shelf node's lanes and detector settings."""
+
+    id: NodeId
+    lanes: Annotated[list[Annotated[int, Meta(ge=0, le=1023)]], Meta(min_length=1, max_length=64)] = msgspec.field(
+        default_factory=lambda: [0, 1, 2, 3]
+    )
+    rate_sps: Literal[10, 80] = 10
+    noise_mg: Annotated[int, Meta(ge=1, le=1_000_000)] = 1_000
+    min_delta_mg: Annotated[int, Meta(ge=1, le=100_000_000)] = 8_000
+    telemetry_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 60
 
 
 class NodeConfig(Section, frozen=True):
@@ -44,6 +63,7 @@ class NodeConfig(Section, frozen=True):
     gateway: GatewayPeer = GatewayPeer()
     health: HealthConfig = HealthConfig()
     spool: SpoolConfig = SpoolConfig()
+    shelf: ShelfConfig | None = None
 
 
 def load_node_config(path: Path) -> tuple[NodeConfig, Path]:

@@ -51,6 +51,7 @@ def wall_ms() -> int:
 class Node:
     def __init__(self, config: NodeConfig, base: Path, clock: Callable[[], int] = wall_ms) -> None:
         self.config = config
+        self.base = base
         self._clock = clock
         self._started_ms = clock()
         self._key = load_signing_key(resolve(base, config.keys.device))

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from edge.protocol.roles import Role
 from edge.runtime.node import Node
+from edge.shelf.app import run_shelf
 
 RoleApp = Callable[[Node, threading.Event], None]
 
-ROLE_APPS: dict[Role, RoleApp] = {}
+ROLE_APPS: dict[Role, RoleApp] = {Role.SHELF: run_shelf}

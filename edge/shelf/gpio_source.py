@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.shelf.calibration import LaneCalibration
+from edge.shelf.sources import RawReading
+
 SETTLING_S = {10: 0.4, 80: 0.05}
 PERIOD_S = {10: 0.1, 80: 0.0125}
 # Words a healthy conversion never produces: saturation either way, and all ones (a chip
@@ -83,3 +86,21 @@ class Hx711Gpio:
         self._chip.power_down()
         self._chip.power_up()
         self._settled_at = self._clock() + SETTLING_S[self._rate] + PERIOD_S[self._rate]
+
+
+class GpioShelf:
+    """One HX711 per lane, each on its own clock pin (chips sharing a clock would be clocked
+    by each other's reads). Lanes are read in turn once per sample period."""
+
+    def __init__(self, pins: dict[int, tuple[int, int]], rate_sps: int) -> None:
+        self._chips = {lane: Hx711Gpio(dout, sck, rate_sps) for lane, (dout, sck) in pins.items()}
+
+    def read(self) -> RawReading:
+        counts = {lane: chip.read() for lane, chip in self._chips.items()}
+        return RawReading(time.time_ns() // 1_000_000, counts)
+
+    def factory_calibration(self) -> dict[int, LaneCalibration]:
+        return {}
+
+    def close(self) -> None:
+        return None

@@ -170,6 +170,7 @@ def add_node(
             },
             "gateway": {"id": gateway.id},
             "hardware": {"backend": backend},
+            **({"shelf": {"id": node, "lanes": [0, 1, 2, 3]}} if role is Role.SHELF else {}),
         },
     )
     return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]

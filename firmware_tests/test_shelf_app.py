@@ -1,0 +1,40 @@
+"""`storenode run` for a shelf on the sim backend, end to end: simulated shoppers, load cells,
+calibration, the detector, the runtime, the broker and the gateway's journal."""
+
+import json
+import random
+import signal
+import time
+
+from edge.protocol.roles import Role
+from firmware_tests.conftest import Store, wait_until
+from hw.sim.shelf_activity import ActivityConfig, Lane, TrueChange
+from hw.sim.shelf_source import HOURS
+
+
+def test_a_simulated_shelf_reports_each_lanes_changes_in_order(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    config = store.node_config("shelf-01")
+    config.write_text(config.read_text().replace('backend = "sim"', 'backend = "sim"\nseed = 42'))
+    store.start_gateway()
+    node = store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
+    time.sleep(25)
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(15) == 0
+    rows = store.query("SELECT payload FROM journal WHERE dev='shelf-01' AND type='weight' ORDER BY id")
+    events = [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
+    assert len(events) >= 2, "25 s of simulated shoppers made fewer than two changes"
+    for lane in range(4):
+        model = Lane(lane, ActivityConfig(), random.Random(42 * 1009 + lane))
+        truth = [change.delta_mg for change in _changes(model)]
+        seen = [event["delta_mg"] for event in events if event["lane"] == lane]
+        assert len(seen) <= len(truth)
+        for got, expected in zip(seen, truth, strict=False):
+            assert abs(got - expected) < 3_000, f"lane {lane}: {seen} against {truth[: len(seen)]}"
+    assert all(event["shelf"] == "shelf-01" and event["t0"] < event["t1"] for event in events)
+    wait_until(lambda: len(store.journaled("shelf-01", "telemetry")) >= 1, 5, "telemetry")
+
+
+def _changes(model: Lane) -> list[TrueChange]:
+    list(model.episodes(HOURS))
+    return model.truth
