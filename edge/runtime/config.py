@@ -35,6 +35,8 @@ class HardwareConfig(Section, frozen=True):
     # gpio: one HX711 per lane, each on its own clock and data pins (BCM numbers), by lane
     dout_pins: list[Annotated[int, Meta(ge=0, le=40)]] = []
     sck_pins: list[Annotated[int, Meta(ge=0, le=40)]] = []
+    # mcu: the RP2040 board's serial port (a stable udev name, e.g. /dev/serial/by-id/...)
+    port: str | None = None
     # sim: the seed of the simulated shoppers
     seed: int = 0
 

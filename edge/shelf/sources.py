@@ -39,8 +39,16 @@ def open_source(config: NodeConfig) -> SampleSource:
         return GpioShelf(
             dict(zip(shelf.lanes, zip(hardware.dout_pins, hardware.sck_pins, strict=True), strict=True)), shelf.rate_sps
         )
+    if hardware.backend == "mcu":
+        from edge.shelf.mcu_source import McuShelf
+
+        if hardware.port is None:
+            raise ConfigError("[hardware] port names the shelf board's serial port for backend mcu")
+        return McuShelf(hardware.port, shelf.lanes)
     if hardware.backend == "sim":
         from hw.sim.shelf_source import SimShelfSource
 
         return SimShelfSource(shelf.lanes, shelf.rate_sps, hardware.seed, shelf.noise_mg)
-    raise ConfigError(f"hardware backend {hardware.backend!r} is not available for shelves in this build (sim, gpio)")
+    raise ConfigError(
+        f"hardware backend {hardware.backend!r} is not available for shelves in this build (mcu, gpio, sim)"
+    )
