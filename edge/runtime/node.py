@@ -97,10 +97,23 @@ class Node:
         self._health_thread.start()
         log.info("node %s (%s) boot %d started", self.config.node, self.config.role, self.boot)
 
-    def stop(self) -> None:
+    @property
+    def made(self) -> int:
+        """Events stamped in this boot (every seq used), health and telemetry included."""
+        return self._seq
+
+    def stop(self, drain_s: float = 3.0) -> int:
+        """Stop cleanly: give the spool up to `drain_s` to empty while events can leave (what
+        cannot leave stays spooled for the next start), then announce `stopped`. Returns how
+        many events are left in the spool."""
         self._stop.set()
+        deadline = time.monotonic() + drain_s
+        while self.spool.depth() and self.link.sending and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.link.stop(self._state("stopped"))
+        left = self.spool.depth()
         self.spool.close()
+        return left
 
     def on_command(self, name: str, handler: Callable[[Command], None]) -> None:
         self._handlers[name] = handler

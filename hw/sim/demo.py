@@ -1,10 +1,11 @@
 """`make demo`: a simulated store on this machine.
 
 It provisions a fresh site, starts a broker (Mosquitto with the generated config, or amqtt
-in process when Mosquitto is missing), the gateway and one node of each role as real
-processes publishing simulated traffic. It shows what the gateway journals, kills the
-gateway with SIGKILL part-way and restarts it, and ends with what each node sent beside
-what the journal holds.
+in process when Mosquitto is missing), the gateway, and nodes as real processes: two shelf
+nodes running the shelf app on simulated lanes with shoppers at them (`storenode run`,
+backend sim), and a camera and a gate publishing synthetic traffic until their apps exist.
+It shows what the gateway journals, kills the gateway with SIGKILL part-way and restarts
+it, and ends with what each node made beside what the journal holds.
 """
 
 import argparse
@@ -22,12 +23,12 @@ from edge.protocol.roles import Role
 from gateway.provisioning.site import DASHBOARD
 from hw.sim.broker import AmqttBroker, MosquittoBroker, free_port, start_broker
 from hw.sim.site import build_site
-from hw.sim.traffic import TRAFFIC_TYPE
 
 STORE = "demo"
+# (node, role, synthetic events per second; 0 = the role's own app on simulated hardware)
 NODES: list[tuple[str, Role, float]] = [
-    ("shelf-01", Role.SHELF, 3.0),
-    ("shelf-02", Role.SHELF, 3.0),
+    ("shelf-01", Role.SHELF, 0),
+    ("shelf-02", Role.SHELF, 0),
     ("camera-01", Role.CAMERA, 10.0),
     ("gate-01", Role.GATE, 1.0),
 ]
@@ -82,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args.root.mkdir(parents=True)
     port = free_port()
     site = build_site(args.root / "site", STORE, [(name, role) for name, role, _ in NODES], port)
-    for name, _, _ in NODES:
+    for seed, (name, _, _) in enumerate(NODES, start=1):
         node_toml = site.node_dir(name) / "node.toml"
-        node_toml.write_text(node_toml.read_text() + "\n[health]\ninterval_s = 5\n")
+        text = node_toml.read_text().replace('backend = "sim"', f'backend = "sim"\nseed = {seed}')
+        node_toml.write_text(text + "\n[health]\ninterval_s = 5\n")
     broker: MosquittoBroker | AmqttBroker = (
         AmqttBroker(port).start() if args.amqtt else start_broker(site, port, allow_amqtt=True)
     )
@@ -99,22 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     gateway_args = ("-m", "gateway.cli", "--config", str(site.gateway_config), "run")
     processes = [spawn("gateway", args.root, *gateway_args)]
     for name, _, rate in NODES:
-        events = str(int(rate * args.seconds))
-        processes.append(
-            spawn(
-                name,
-                args.root,
-                "-m",
-                "hw.sim.traffic",
-                "--config",
-                str(site.node_dir(name) / "node.toml"),
-                "--events",
-                events,
-                "--rate",
-                str(rate),
-                "--linger",
-            )
-        )
+        config = str(site.node_dir(name) / "node.toml")
+        command: list[str]
+        if rate:
+            count = str(int(rate * args.seconds))
+            command = ["-m", "hw.sim.traffic", "--config", config, "--events", count, "--rate", str(rate), "--linger"]
+        else:
+            command = ["-m", "edge.runtime.cli", "--config", config, "run"]
+        processes.append(spawn(name, args.root, *command))
     started = time.monotonic()
     crash_at, restart_at = args.seconds * 0.4, args.seconds * 0.55
     if broker.kind != "mosquitto":
@@ -139,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                 note = "gateway restarted: the broker redelivers, the journal dedupes"
             show(journal, elapsed, note)
             time.sleep(1)
-        sent: dict[str, int] = {}
+        made: dict[str, tuple[int, int]] = {}  # node: (events made, left in its spool)
         for running in processes[1:]:
             running.process.send_signal(signal.SIGTERM)
             running.process.wait(15)
-            summary = running.output.read_text().strip().splitlines()[-1]
-            sent[running.name] = int(json.loads(summary)["emitted"])
+            summary = json.loads(running.output.read_text().strip().splitlines()[-1])
+            made[running.name] = (int(summary["made"]), int(summary["spool"]))
         time.sleep(1)
         show(journal, time.monotonic() - started, "nodes stopped")
     finally:
@@ -154,16 +148,19 @@ def main(argv: list[str] | None = None) -> int:
                 running.process.wait(15)
         broker.stop()
     db = sqlite3.connect(journal)
-    print(f"{'node':10} {'sent':>6} {'journaled':>9} {'lost':>5} {'twice':>6}")
+    print(f"{'node':10} {'made':>6} {'journaled':>9} {'spooled':>8} {'lost':>5} {'twice':>6}")
     total_lost = total_twice = 0
-    for name, role, _ in NODES:
+    for name, _, _ in NODES:
         rows, distinct = db.execute(
-            "SELECT count(*), count(DISTINCT seq) FROM journal WHERE dev=? AND type=?", (name, TRAFFIC_TYPE[role])
+            "SELECT count(*), count(DISTINCT seq) FROM journal WHERE dev=? AND seq > 0", (name,)
         ).fetchone()
-        lost, twice = sent[name] - distinct, rows - distinct
+        made_events, spooled = made[name]
+        lost, twice = made_events - distinct - spooled, rows - distinct
         total_lost += lost
         total_twice += twice
-        print(f"{name:10} {sent[name]:>6} {rows:>9} {lost:>5} {twice:>6}")
+        print(f"{name:10} {made_events:>6} {rows:>9} {spooled:>8} {lost:>5} {twice:>6}")
+    weights = db.execute("SELECT count(*) FROM journal WHERE type='weight'").fetchone()[0]
+    print(f"\nthe shelves saw {weights} picks and put-backs")
     rejects = db.execute("SELECT count(*) FROM rejects").fetchone()[0]
     print(f"\nlost {total_lost}, journaled twice {total_twice}, rejected {rejects}; journal {journal}")
     print(f"inspect it: .venv/bin/storegw --config {site.gateway_config} devices | journal --stats")

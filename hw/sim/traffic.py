@@ -58,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopping.set())
     node.start()
     started = time.monotonic()
-    emitted = 0
     for n in range(args.events):
         if stopping.is_set():
             break
@@ -67,17 +66,13 @@ def main(argv: list[str] | None = None) -> int:
             if delay > 0 and stopping.wait(delay):
                 break
         node.emit(synthetic_event(config.role, config.node, n, wall_ms()))
-        emitted += 1
     deadline = time.monotonic() + args.drain_timeout
     while node.spool.depth() and time.monotonic() < deadline and not stopping.is_set():
         time.sleep(0.05)
     if args.linger:
         stopping.wait()
-    print(
-        json.dumps({"node": config.node, "boot": node.boot, "emitted": emitted, "spool": node.spool.depth()}),
-        flush=True,
-    )
-    node.stop()
+    left = node.stop()
+    print(json.dumps({"node": config.node, "boot": node.boot, "made": node.made, "spool": left}), flush=True)
     return 0
 
 
