@@ -59,9 +59,22 @@ bench: install mosquitto
 	@set -e; for script in bench/*.py; do \
 		echo "== $$script"; $(BIN)/python $$script $(if $(QUICK),--quick); done
 
-lint: install
+# Stubs of the RP2040 port and MicroPython's stdlib, apart from the venv: they replace the
+# standard library's types, so only the board firmware is checked against them.
+MPY_STUBS := $(VENV)/mpy-stubs
+$(MPY_STUBS)/.installed: $(STAMP)
+	@$(BIN)/python -m pip install -q --no-deps --upgrade --target $(MPY_STUBS) \
+		micropython-rp2-rpi-pico-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+	@touch $@
+
+lint: install $(MPY_STUBS)/.installed
 	$(BIN)/ruff check edge gateway upstream hw bench firmware_tests
 	$(BIN)/mypy edge gateway hw bench
+	@errors=$$(MYPYPATH=$(MPY_STUBS) $(BIN)/mypy --custom-typeshed-dir $(MPY_STUBS) --no-site-packages \
+		--python-version 3.11 --follow-imports=silent --disallow-untyped-defs --config-file /dev/null edge/mcu/main.py \
+		2>&1 | grep -v -e '^$(MPY_STUBS)/' -e '^Found ' -e 'No \[mypy\] section'); \
+	if [ -n "$$errors" ]; then echo "$$errors"; exit 1; fi; \
+	echo "edge/mcu/main.py: no issues against the rp2 (Raspberry Pi Pico) stubs"
 
 keys: install
 	$(BIN)/storeprov --site $(SITE) init --store $(STORE)

@@ -59,11 +59,18 @@ def near(value: int | None, expected: int) -> bool:
     return value is not None and abs(value - expected) <= 64
 
 
+def voided(reading: RawReading) -> bool:
+    """A read the firmware voided: on a PC the OS may preempt it mid-pulse (on the board,
+    interrupts are off), and the firmware then sends no counts rather than wrong ones."""
+    return all(value is None for value in reading.counts.values())
+
+
 def test_the_firmware_streams_each_channel_and_answers_commands(firmware) -> None:  # type: ignore[no-untyped-def]
     start, _ = firmware
     link = start(steps=[[1_000, 1, 300_000]])
     source = McuShelf(str(link), [0, 1, 2, 3])
-    first = readings(source, 10)
+    first = [r for r in readings(source, 10) if not voided(r)]
+    assert len(first) >= 7
     assert all(near(r.counts[0], BASE[0]) and near(r.counts[3], BASE[3]) for r in first)
     assert source.ask("id").startswith("id rp2040 e6614c")
     assert source.ask("channels") == "channels 4"
@@ -91,5 +98,6 @@ def test_a_dead_chip_does_not_hold_back_the_others(firmware) -> None:  # type: i
     source = McuShelf(str(start(dead=[2])), [0, 1, 2, 3])
     got = readings(source, 60)
     assert all(r.counts[2] is None for r in got)
-    assert sum(near(r.counts[0], BASE[0]) for r in got) >= 55
+    assert all(near(r.counts[0], BASE[0]) for r in got if not voided(r))
+    assert sum(near(r.counts[0], BASE[0]) for r in got) >= 50
     source.close()

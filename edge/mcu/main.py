@@ -29,20 +29,20 @@ REPROBE = 100
 _BAD_WORDS = (0x7FFFFF, 0x800000, 0xFFFFFF)
 
 
-def seal(body):
+def seal(body: str) -> bytes:
     return f"{body}*{binascii.crc32(body.encode()):08x}\n".encode()
 
 
 class Board:
-    def __init__(self, sck_pin, dout_pins):
+    def __init__(self, sck_pin: int, dout_pins: "tuple[int, ...]") -> None:
         self.sck = machine.Pin(sck_pin, machine.Pin.OUT, value=0)
         self.douts = [machine.Pin(pin, machine.Pin.IN) for pin in dout_pins]
         self.rate = 10
         self.seq = 0
         self.voided = 0
-        self.absent = set()
+        self.absent: set[int] = set()
 
-    def wait_ready(self):
+    def wait_ready(self) -> None:
         """Wait for every present chip; those still not ready at the timeout become absent."""
         deadline = time.ticks_add(time.ticks_ms(), READY_TIMEOUT_MS)
         while True:
@@ -54,7 +54,7 @@ class Board:
                 return
             time.sleep_ms(1)
 
-    def read(self):
+    def read(self) -> "list[int | None]":
         """One word per channel, None where it cannot be trusted."""
         count = len(self.douts)
         if self.seq % REPROBE == 0:
@@ -62,7 +62,7 @@ class Board:
         self.wait_ready()
         if len(self.absent) == count:
             return [None] * count
-        words = [0] * count
+        words: list[int] = [0] * count
         slow = False
         state = machine.disable_irq()
         for pulse in range(25):  # 24 data bits, then one pulse: channel A, gain 128 next
@@ -84,19 +84,19 @@ class Board:
             for i, w in enumerate(words)
         ]
 
-    def power_cycle(self):
+    def power_cycle(self) -> None:
         """Clock held high past 60 us: every chip powers down and resets together."""
         self.sck.value(1)
         time.sleep_us(100)
         self.sck.value(0)
 
-    def frame(self, counts):
+    def frame(self, counts: "list[int | None]") -> bytes:
         fields = ["S", str(self.seq % 65536), str(time.ticks_ms())]
         fields += ["-" if c is None else str(c) for c in counts]
         self.seq += 1
         return seal(",".join(fields))
 
-    def answer(self, command):
+    def answer(self, command: str) -> str:
         words = command.split()
         if words == ["id"]:
             return f"id rp2040 {binascii.hexlify(machine.unique_id()).decode()} fw {FIRMWARE}"
@@ -112,10 +112,10 @@ class Board:
         return f"err unknown command {command}"
 
 
-def main():
+def main() -> None:
     board = Board(SCK_PIN, DOUT_PINS)
-    out = getattr(sys.stdout, "buffer", sys.stdout)
-    inp = getattr(sys.stdin, "buffer", sys.stdin)
+    out = sys.stdout.buffer  # USB CDC on the board, bytes both ways
+    inp = sys.stdin.buffer
     poll = select.poll()
     poll.register(sys.stdin, select.POLLIN)
     pending = b""
