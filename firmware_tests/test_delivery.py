@@ -149,7 +149,7 @@ def test_gateway_killed_with_messages_in_flight_gets_them_redelivered_once(make_
 def test_node_killed_while_connected_resends_what_was_not_acknowledged(make_store) -> None:  # type: ignore[no-untyped-def]
     store: Store = make_store([("shelf-01", Role.SHELF)])
     store.start_gateway()
-    node = store.start_node("shelf-01", 5_000, 2_500, "--linger")
+    node = store.start_node("shelf-01", 20_000, 2_500, "--linger")  # 8 s of stream: the kill lands mid-way
     wait_until(lambda: len(store.journaled("shelf-01")) > 1_000, 30, "the stream under way")
     node.send_signal(signal.SIGKILL)
     node.wait(10)
