@@ -84,6 +84,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from edge.protocol.clock import wall_ms
+
 ROOT = Path(__file__).resolve().parent.parent
 STORE = "bench"
 PUBLISHERS = 4
@@ -121,10 +123,6 @@ FULL = Profile(
     core_messages=20_000,
     drain_idle_s=15.0,
 )
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def node_ids() -> list[str]:

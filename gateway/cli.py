@@ -5,11 +5,11 @@ import logging
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import msgspec
 
+from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError
 from gateway.config import load_gateway_config
@@ -74,7 +74,7 @@ def _devices(args: argparse.Namespace) -> int:
     registry = load_registry(resolve(base, config.registry))
     path = resolve(base, config.journal)
     seen = Journal(path).devices() if path.exists() else {}
-    now = time.time_ns() // 1_000_000
+    now = wall_ms()
     columns = "{:14} {:7} {:8} {:>5} {:>8} {:>10} {:>8} {:>9} {:>6}  {}"
     print(columns.format("node", "role", "state", "boot", "seq", "last seen", "offset", "accepted", "dups", "key"))
     for device in sorted(registry.devices.values(), key=lambda d: d.node):

@@ -23,6 +23,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, read_password, resolve
 from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import Deny, Open
@@ -38,10 +39,6 @@ from gateway.worker import BatchReport, Wire, serve
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

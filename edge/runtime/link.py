@@ -90,8 +90,6 @@ class MqttLink:
         self._own_mids: set[int] = set()
         self._acked: list[int] = []
         self._sender = threading.Thread(target=self._send_loop, name="spool-sender", daemon=True)
-        self.connects = 0
-        self.refused: str | None = None
 
     @property
     def connected(self) -> bool:
@@ -132,11 +130,8 @@ class MqttLink:
 
     def _connected(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
         if getattr(reason, "is_failure", False):
-            self.refused = str(reason)
             log.error("broker %s:%s refused the connection: %s", self._broker.host, self._broker.port, reason)
             return
-        self.refused = None
-        self.connects += 1
         state = self._online()
         info = client.publish(state.topic, state.payload, qos=1, retain=True)
         with self._wake:

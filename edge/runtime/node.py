@@ -13,6 +13,7 @@ from typing import Literal, TypedDict, TypeVar
 import msgspec
 import paho.mqtt.client as mqtt
 
+from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import read_password, resolve
 from edge.protocol.envelope import seal
 from edge.protocol.errors import ProtocolError, Reason
@@ -42,10 +43,6 @@ class HeaderFields(TypedDict):
 
 # Role apps build messages with this placeholder header; `Node.emit` stamps the real one.
 UNSTAMPED: HeaderFields = {"v": 1, "dev": "unstamped", "boot": 0, "seq": 0, "ts": 0}
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Node:

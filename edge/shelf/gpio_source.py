@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.protocol.clock import wall_ms
 from edge.shelf.calibration import LaneCalibration
 from edge.shelf.sources import RawReading
 
@@ -109,7 +110,7 @@ class GpioShelf:
 
     def read(self) -> RawReading:
         counts = {lane: median_of_3(self._recent[lane], chip.read()) for lane, chip in self._chips.items()}
-        return RawReading(time.time_ns() // 1_000_000, counts)
+        return RawReading(wall_ms(), counts)
 
     def factory_calibration(self) -> dict[int, LaneCalibration]:
         return {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import serial
 
+from edge.protocol.clock import wall_ms
 from edge.shelf.calibration import LaneCalibration
 from edge.shelf.mcu_protocol import BoardClock, BoardFrame, BoardReply, FrameDecoder
 from edge.shelf.sources import RawReading
@@ -39,7 +40,7 @@ class McuShelf:
         lanes: list[int],
         reopen_s: float = 0.5,
         silent_s: float = 2.0,
-        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        wall_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self._port = port
         self._lanes = lanes

@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 
+from edge.protocol.clock import wall_ms
 from edge.shelf.calibration import LaneCalibration
 from edge.shelf.sources import RawReading
 from hw.sim.shelf_activity import ActivityConfig, Lane
@@ -23,7 +24,7 @@ class SimShelfSource:
         seed: int,
         noise_mg: int = 1_000,
         clock: Callable[[], float] = time.monotonic,
-        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        wall_ms: Callable[[], int] = wall_ms,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.lanes = {

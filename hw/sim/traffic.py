@@ -14,10 +14,11 @@ import threading
 import time
 from pathlib import Path
 
+from edge.protocol.clock import wall_ms
 from edge.protocol.messages import Message, Passage, Presence, Weight
 from edge.protocol.roles import Role
 from edge.runtime.config import load_node_config
-from edge.runtime.node import UNSTAMPED, Node, wall_ms
+from edge.runtime.node import UNSTAMPED, Node
 
 TRAFFIC_TYPE: dict[Role, str] = {Role.SHELF: "weight", Role.CAMERA: "presence", Role.GATE: "passage"}
 
