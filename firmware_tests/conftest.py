@@ -112,6 +112,23 @@ class Store:
         rows = self.query("SELECT boot, seq FROM journal WHERE dev=? AND type=? ORDER BY id", dev, kind)
         return [(int(boot), int(seq)) for boot, seq in rows]  # type: ignore[call-overload]
 
+    def spool_path(self, node: str) -> Path:
+        return self.site.node_dir(node) / "state" / "spool.db"
+
+    def spooled(self, node: str) -> int:
+        """Events a node holds unsent; 0 until its spool file and table exist (a node creates them on start)."""
+        if not self.spool_path(node).exists():
+            return 0
+        db = sqlite3.connect(self.spool_path(node), timeout=5)
+        try:
+            return int(db.execute("SELECT count(*) FROM spool").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return 0
+            raise
+        finally:
+            db.close()
+
     def rejects(self) -> dict[str, int]:
         return {
             str(reason): int(count)

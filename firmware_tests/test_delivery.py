@@ -1,7 +1,6 @@
 """Nothing lost, nothing twice: real node and gateway processes over a real Mosquitto."""
 
 import signal
-import sqlite3
 import threading
 import time
 
@@ -40,12 +39,7 @@ def test_gateway_killed_mid_stream_loses_and_repeats_nothing(make_store) -> None
     wait_until(lambda: len(store.journaled("shelf-01")) > 500, 30, "the stream to be under way")
     store.kill_gateway()
     during_outage = len(store.journaled("shelf-01"))
-    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
-    wait_until(
-        lambda: sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0] > 1_000,
-        20,
-        "the node to hold events in its spool while the gateway is offline",
-    )
+    wait_until(lambda: store.spooled("shelf-01") > 1_000, 20, "events held in the spool while the gateway is offline")
     store.start_gateway()
     assert node.wait(120) == 0
     wait_until(lambda: len(store.journaled("shelf-01")) >= 6_000, 60, "all 6,000 events after the restart")
@@ -61,8 +55,7 @@ def test_broker_stopped_for_ten_seconds_while_node_produces(make_store) -> None:
     wait_until(lambda: len(store.journaled("shelf-01")) > 200, 30, "the stream to be under way")
     store.broker.stop(signal.SIGTERM)
     time.sleep(10)
-    produced_during_outage = store.node_config("shelf-01").parent / "state" / "spool.db"
-    spooled = sqlite3.connect(produced_during_outage).execute("SELECT count(*) FROM spool").fetchone()[0]
+    spooled = store.spooled("shelf-01")
     store.broker.start()
     assert shelf.wait(120) == 0 and camera.wait(120) == 0
     wait_until(
@@ -79,26 +72,18 @@ def test_broker_stopped_for_ten_seconds_while_node_produces(make_store) -> None:
 def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> None:  # type: ignore[no-untyped-def]
     store: Store = make_store([("shelf-01", Role.SHELF)])
     store.broker.stop()
-    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
     node = store.start_node("shelf-01", 400, 0, "--linger")
-
-    def spooled() -> int:
-        try:
-            return int(sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0])
-        except sqlite3.Error:
-            return 0
-
-    wait_until(lambda: spooled() == 400, 30, "400 events in the unsent spool")
+    wait_until(lambda: store.spooled("shelf-01") == 400, 30, "400 events in the unsent spool")
     node.send_signal(signal.SIGKILL)
     node.wait(10)
-    assert spooled() == 400
+    assert store.spooled("shelf-01") == 400
     store.broker.start()
     store.start_gateway()
     restarted = store.start_node("shelf-01", 0, 0)
     assert restarted.wait(60) == 0
     wait_until(lambda: len(store.journaled("shelf-01")) >= 400, 30, "the resent spool")
     assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 401)])
-    assert spooled() == 0
+    assert store.spooled("shelf-01") == 0
     states = store.query("SELECT boot FROM journal WHERE dev='shelf-01' AND type='state'")
     assert {boot for (boot,) in states} == {2}, "the restarted node must announce itself with a new boot"
 
@@ -106,14 +91,9 @@ def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> N
 def test_events_wait_for_the_gateways_first_session_on_a_fresh_broker(make_store) -> None:  # type: ignore[no-untyped-def]
     store: Store = make_store([("shelf-01", Role.SHELF)])
     node = store.start_node("shelf-01", 50, 0, "--linger")
-    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
-    wait_until(
-        lambda: spool.exists() and sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0] == 50,
-        20,
-        "50 events held in the spool while no gateway session exists",
-    )
+    wait_until(lambda: store.spooled("shelf-01") == 50, 20, "50 events held while no gateway session exists")
     time.sleep(1)
-    assert sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0] == 50
+    assert store.spooled("shelf-01") == 50
     store.start_gateway()
     wait_until(lambda: len(store.journaled("shelf-01")) >= 50, 20, "the held events once the gateway connected")
     assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 51)])
@@ -153,9 +133,7 @@ def test_node_killed_while_connected_resends_what_was_not_acknowledged(make_stor
     wait_until(lambda: len(store.journaled("shelf-01")) > 1_000, 30, "the stream under way")
     node.send_signal(signal.SIGKILL)
     node.wait(10)
-    spool = store.node_config("shelf-01").parent / "state" / "spool.db"
-    left = sqlite3.connect(spool).execute("SELECT min(id), count(*) FROM spool").fetchone()
-    assert left[1] > 0, "the node was killed after its spool had drained"
+    assert store.spooled("shelf-01") > 0, "the node was killed after its spool had drained"
     restarted = store.start_node("shelf-01", 0, 0)
     assert restarted.wait(60) == 0
     journaled = store.journaled("shelf-01")

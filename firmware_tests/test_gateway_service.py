@@ -13,11 +13,6 @@ from gateway.provisioning.provision import add_node
 from gateway.provisioning.site import DASHBOARD
 
 
-def spooled(store: Store, node: str) -> int:
-    spool = store.node_config(node).parent / "state" / "spool.db"
-    return int(sqlite3.connect(spool).execute("SELECT count(*) FROM spool").fetchone()[0])
-
-
 def test_a_journal_that_cannot_commit_makes_the_gateway_stalled_and_nodes_hold(make_store) -> None:  # type: ignore[no-untyped-def]
     store: Store = make_store([("shelf-01", Role.SHELF)])
     store.start_gateway()
@@ -33,9 +28,9 @@ def test_a_journal_that_cannot_commit_makes_the_gateway_stalled_and_nodes_hold(m
         return str(json.loads(dashboard.messages[-1].payload)["state"]) if dashboard.messages else ""
 
     wait_until(lambda: latest_state() == "stalled", 30, "the gateway to report stalled")
-    held = spooled(store, "shelf-01")
+    held = store.spooled("shelf-01")
     time.sleep(2)
-    assert spooled(store, "shelf-01") > held + 100, "the node kept sending while the gateway was stalled"
+    assert store.spooled("shelf-01") > held + 100, "the node kept sending while the gateway was stalled"
     holder.execute("ROLLBACK")
     holder.close()
     wait_until(lambda: latest_state() == "online", 30, "the gateway online again")
