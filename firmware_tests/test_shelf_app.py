@@ -43,10 +43,9 @@ def _changes(model: Lane) -> list[TrueChange]:
 
 def test_the_board_firmware_through_the_mcu_source_to_journaled_events(make_store, firmware) -> None:  # type: ignore[no-untyped-def]
     """MicroPython firmware -> pty -> `mcu` source -> calibration -> detector -> node -> gateway."""
-    start_board, _ = firmware
     store: Store = make_store([("shelf-01", Role.SHELF)])
     store.start_gateway()
-    link = start_board(rate=10, steps=[[3_000, 1, 300_000]])  # 300,000 counts onto lane 1 after 3 s
+    link = firmware.plug(steps=[[3_000, 1, 300_000]])  # 300,000 counts onto lane 1 after 3 s
     config = store.node_config("shelf-01")
     config.write_text(config.read_text().replace('backend = "sim"', f'backend = "mcu"\nport = "{link}"'))
     CalibrationStore(config.parent / "state" / "calibration.toml").save(

@@ -60,6 +60,17 @@ def test_a_single_spike_is_not_an_event() -> None:
     assert run(samples)[0] == []
 
 
+def test_single_wrong_words_neither_make_events_nor_skew_a_pick() -> None:
+    """A desynchronised read gives a plausible but wrong word (twice or a quarter of the
+    value): alone, it never starts a span, and no stability window that holds it is stable."""
+    samples = trace(30, lambda t: (1_000 - (350 if t >= 15 else 0)) * G)
+    for n, factor in [(40, 2.0), (90, 0.25), (152, 2.0), (156, 0.25), (160, 2.0), (250, 0.25)]:
+        samples[n] = (samples[n][0], round(samples[n][1] * factor))
+    changes, _ = run(samples)
+    assert [round(c.delta_mg / G) for c in changes] == [-350]
+    assert abs(changes[0].delta_mg + 350 * G) < G
+
+
 def test_a_bump_from_the_neighbouring_lane_is_absorbed() -> None:
     bump = hand(4, 5, 25)
     assert run(trace(10, lambda t: 800 * G + bump(t)))[0] == []
@@ -116,3 +127,18 @@ def test_a_quiet_day_with_drift_makes_no_events(drift_g_per_h: float) -> None:
     assert events == 0
     assert detector.baseline is not None
     assert abs(detector.baseline - (2_000 + drift_g_per_h * 24) * G) < 2 * G, "zero tracking followed the drift"
+
+
+def test_drift_adds_up_until_the_lane_is_reported_drifted_but_events_never_count() -> None:
+    shelf = ShelfDetector([0, 1], CONFIG)
+    rng = random.Random(8)
+    events = []
+    for n in range(3600 * 10):  # one hour: lane 0 drifts by 80 g, lane 1 loses 250 g in one pick
+        t = n / 10
+        drifting = round((1_000 + 80 * t / 3600) * G + rng.gauss(0, G))
+        picked = round((1_500 - (250 if t >= 1_800 else 0)) * G + rng.gauss(0, G))
+        events += shelf.add(n * 100, {0: drifting, 1: picked})
+    assert [(c.lane, round(c.delta_mg / G)) for c in events] == [(1, -250)]
+    assert abs(shelf.lanes[0].drift_mg - 80 * G) < 3 * G
+    assert abs(shelf.lanes[1].drift_mg) < 3 * G
+    assert shelf.drifted() == [0]

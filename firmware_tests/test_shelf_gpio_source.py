@@ -1,14 +1,13 @@
 """The `gpio` sample source over the real `hx711` package, the fake RPi.GPIO and the HX711
 model: every value it returns is right, whatever the driver's timing does."""
 
-import collections
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from edge.shelf.gpio_source import GpioShelf, Hx711Gpio, median_of_3
+from edge.shelf.gpio_source import GpioShelf, Hx711Gpio
 from hw.sim import rpi_gpio
 from hw.sim.hx711 import FULL_SCALE, Hx711Chip
 from hw.sim.rpi_gpio import SimBoard
@@ -94,16 +93,7 @@ def test_an_unplugged_chip_times_out_instead_of_hanging(rig: tuple[SimBoard, Hx7
     assert_all_right(values)
 
 
-def test_a_plausible_wrong_word_is_removed_by_the_median_of_three() -> None:
-    recent: collections.deque[int] = collections.deque(maxlen=3)
-    words = [1000, 1002, 999, 250_000, 1001, 998, None, 1003]
-    out = [median_of_3(recent, word) for word in words]
-    assert out[:2] == [None, None], "nothing until three valid reads"
-    assert None not in out[2:6] and all(abs(v - 1000) <= 3 for v in out[2:6] if v is not None)
-    assert out[6] is None and abs(out[7] - 1000) <= 3  # type: ignore[operator]
-
-
-def test_the_shelf_of_gpio_lanes_reads_every_lane_through_the_median(rig: tuple[SimBoard, Hx711Chip]) -> None:
+def test_the_shelf_of_gpio_lanes_reads_every_lane(rig: tuple[SimBoard, Hx711Chip]) -> None:
     board, _ = rig
     second = Hx711Chip(lambda channel, t: 2 * VOLTS if channel == "A" else 0.0, rate_sps=80, seed=12)
     board.attach_hx711(second, 7, 8)

@@ -22,6 +22,7 @@ import machine
 
 SCK_PIN = 2
 DOUT_PINS = (3, 4, 5, 6)
+RATE_PIN = 7  # wired to every chip's RATE pin: low 10 SPS, high 80 SPS
 FIRMWARE = "1"
 MAX_HIGH_US = 50
 READY_TIMEOUT_MS = 500
@@ -34,9 +35,10 @@ def seal(body: str) -> bytes:
 
 
 class Board:
-    def __init__(self, sck_pin: int, dout_pins: "tuple[int, ...]") -> None:
+    def __init__(self, sck_pin: int, dout_pins: "tuple[int, ...]", rate_pin: int) -> None:
         self.sck = machine.Pin(sck_pin, machine.Pin.OUT, value=0)
         self.douts = [machine.Pin(pin, machine.Pin.IN) for pin in dout_pins]
+        self.rate_pin = machine.Pin(rate_pin, machine.Pin.OUT, value=0)
         self.rate = 10
         self.seq = 0
         self.voided = 0
@@ -90,6 +92,12 @@ class Board:
         time.sleep_us(100)
         self.sck.value(0)
 
+    def set_rate(self, rate: int) -> None:
+        """Switch every chip's rate, then reset them so that no conversion straddles the change."""
+        self.rate_pin.value(1 if rate == 80 else 0)
+        self.rate = rate
+        self.power_cycle()
+
     def frame(self, counts: "list[int | None]") -> bytes:
         fields = ["S", str(self.seq % 65536), str(time.ticks_ms())]
         fields += ["-" if c is None else str(c) for c in counts]
@@ -103,7 +111,7 @@ class Board:
         if words == ["channels"]:
             return f"channels {len(self.douts)}"
         if len(words) == 2 and words[0] == "rate" and words[1] in ("10", "80"):
-            self.rate = int(words[1])  # the RATE pin is strapped on the board; this records it
+            self.set_rate(int(words[1]))
             return f"ok rate {self.rate}"
         if words == ["selftest"]:
             counts = self.read()
@@ -113,7 +121,7 @@ class Board:
 
 
 def main() -> None:
-    board = Board(SCK_PIN, DOUT_PINS)
+    board = Board(SCK_PIN, DOUT_PINS, RATE_PIN)
     out = sys.stdout.buffer  # USB CDC on the board, bytes both ways
     inp = sys.stdin.buffer
     poll = select.poll()

@@ -51,6 +51,7 @@ class ShelfConfig(Section, frozen=True):
     rate_sps: Literal[10, 80] = 10
     noise_mg: Annotated[int, Meta(ge=1, le=1_000_000)] = 1_000
     min_delta_mg: Annotated[int, Meta(ge=1, le=100_000_000)] = 8_000
+    drift_limit_mg: Annotated[int, Meta(ge=1, le=100_000_000)] = 50_000
     telemetry_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 60
 
 

@@ -1,5 +1,8 @@
 """The shelf node's app: samples in, calibrated lane weights through the detector, `weight`
-events and low-rate `telemetry` out through the node runtime."""
+events and low-rate `telemetry` out through the node runtime.
+
+Samples are not smoothed (a median of three made trembling hands look stable and cost the
+detector five points of precision); single wrong readings are the detector's to ignore."""
 
 import logging
 import threading
@@ -26,8 +29,13 @@ def run_shelf(node: Node, stopping: threading.Event) -> None:
         log.warning("lanes %s are not calibrated; their samples are ignored until they are", uncalibrated)
     node.counters["lanes_uncalibrated"] = len(uncalibrated)
     detector = ShelfDetector(
-        list(calibration.keys() & set(shelf.lanes)),
-        DetectorConfig(period_ms=1000 / shelf.rate_sps, noise_mg=shelf.noise_mg, min_delta_mg=shelf.min_delta_mg),
+        sorted(calibration.keys() & set(shelf.lanes)),
+        DetectorConfig(
+            period_ms=1000 / shelf.rate_sps,
+            noise_mg=shelf.noise_mg,
+            min_delta_mg=shelf.min_delta_mg,
+            drift_limit_mg=shelf.drift_limit_mg,
+        ),
     )
     next_telemetry = 0
     try:
@@ -54,6 +62,7 @@ def run_shelf(node: Node, stopping: threading.Event) -> None:
                     )
                 )
             if reading.t_ms >= next_telemetry and detector.telemetry():
+                node.counters["lanes_drifted"] = len(detector.drifted())
                 node.emit(Telemetry(**UNSTAMPED, shelf=shelf.id, lanes=detector.telemetry()))
                 next_telemetry = reading.t_ms + shelf.telemetry_interval_s * 1000
     finally:

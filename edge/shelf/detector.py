@@ -12,6 +12,11 @@ The deviation is measured against the held baseline, not a sliding window, so a 
 still adds up to an event. A hand resting on the shelf trembles far beyond sensor noise, so
 it keeps the lane unsettled until it lifts. Zero tracking moves the baseline only while the
 lane is stable, at a capped rate: it follows drift and creep but never absorbs a step.
+
+Everything the baseline moved without an event (tracking and absorbed small changes) adds
+up to the lane's drift. Past the drift limit the lane is reported as drifted: a cell whose
+zero has wandered that far needs a technician's tare, since its absolute weight in
+telemetry is no longer to be trusted (its deltas still are).
 """
 
 import statistics
@@ -28,6 +33,7 @@ class DetectorConfig:
     trigger_sigmas: float = 5.0  # a deviation from the baseline this large starts a span
     min_delta_mg: int = 8_000  # smaller changes are absorbed, not reported
     track_mg_per_s: int = 200  # zero tracking: how fast the baseline may follow drift
+    drift_limit_mg: int = 50_000  # drift without events beyond this marks the lane drifted
 
     @property
     def window(self) -> int:
@@ -63,6 +69,7 @@ class LaneDetector:
         self._span_start: int | None = None
         self._pending_start: int | None = None
         self.noise_mg = float(config.noise_mg)
+        self.drift_mg = 0.0
 
     @property
     def settled(self) -> bool:
@@ -104,6 +111,7 @@ class LaneDetector:
         self._set_baseline(t_ms)
         delta = after - before
         if abs(delta) < self._config.min_delta_mg:
+            self.drift_mg += delta
             return None
         return WeightChange(self.lane, t0, t1, round(delta), round(before), round(after), round(self.noise_mg))
 
@@ -128,8 +136,9 @@ class LaneDetector:
         """Zero tracking: follow the stable window's mean, no faster than the cap allows."""
         assert self.baseline is not None
         allowed = self._config.track_mg_per_s * (t_ms - self._baseline_t) / 1000
-        step = self._window_mean() - self.baseline
-        self.baseline += max(-allowed, min(allowed, step))
+        step = max(-allowed, min(allowed, self._window_mean() - self.baseline))
+        self.baseline += step
+        self.drift_mg += step
         self._baseline_t = t_ms
 
 
@@ -138,6 +147,7 @@ class ShelfDetector:
 
     def __init__(self, lanes: list[int], config: DetectorConfig) -> None:
         self.lanes = {lane: LaneDetector(lane, config) for lane in lanes}
+        self._drift_limit_mg = config.drift_limit_mg
 
     def add(self, t_ms: int, weights_mg: dict[int, int]) -> list[WeightChange]:
         changes = []
@@ -146,6 +156,10 @@ class ShelfDetector:
             if change is not None:
                 changes.append(change)
         return changes
+
+    def drifted(self) -> list[int]:
+        """Lanes whose baseline moved past the drift limit without an event."""
+        return [lane for lane, d in sorted(self.lanes.items()) if abs(d.drift_mg) > self._drift_limit_mg]
 
     def telemetry(self) -> list[tuple[int, int]]:
         """[lane, weight_mg] of every settled lane: the low-rate picture of the shelf."""

@@ -14,7 +14,6 @@ Only channel A at gain 128 is used: that is what a reset restores, so a reset ne
 the package and the chip disagreeing about the gain.
 """
 
-import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,26 +89,15 @@ class Hx711Gpio:
         self._settled_at = self._clock() + SETTLING_S[self._rate] + PERIOD_S[self._rate]
 
 
-def median_of_3(recent: collections.deque[int], value: int | None) -> int | None:
-    """The median of the last three valid reads: one plausible-looking wrong word (which
-    validation cannot catch) never gets through. None until three valid reads exist."""
-    if value is None:
-        return None
-    recent.append(value)
-    return sorted(recent)[1] if len(recent) == 3 else None
-
-
 class GpioShelf:
     """One HX711 per lane, each on its own clock pin (chips sharing a clock would be clocked
-    by each other's reads). Lanes are read in turn once per sample period, each through a
-    median of three."""
+    by each other's reads). Lanes are read in turn once per sample period."""
 
     def __init__(self, pins: dict[int, tuple[int, int]], rate_sps: int) -> None:
         self._chips = {lane: Hx711Gpio(dout, sck, rate_sps) for lane, (dout, sck) in pins.items()}
-        self._recent = {lane: collections.deque[int](maxlen=3) for lane in pins}
 
     def read(self) -> RawReading:
-        counts = {lane: median_of_3(self._recent[lane], chip.read()) for lane, chip in self._chips.items()}
+        counts = {lane: chip.read() for lane, chip in self._chips.items()}
         return RawReading(wall_ms(), counts)
 
     def factory_calibration(self) -> dict[int, LaneCalibration]:

@@ -4,7 +4,10 @@ The board timestamps every frame with its own clock, and the Pi maps that onto i
 clock (mcu_protocol.BoardClock), so USB and scheduling delays do not blur event times.
 A missing board (the port is gone or fails) is reopened by path every half second; a
 silent one (no frame for two seconds) is reported. Either way `read` returns within a
-second with no counts, so the node stays responsive and counts rejected samples.
+second or two with no counts, so the node stays responsive and counts rejected samples.
+
+The board's rate follows the node's config: every time the port opens (a board plugged in
+again may have rebooted) the source sets it with `rate`, and asks again until it is obeyed.
 """
 
 import collections
@@ -27,6 +30,7 @@ class McuStats:
     dropped: int = 0  # frames the board numbered but that never arrived
     missing: int = 0  # times the port went away or could not be opened
     silent: int = 0  # reads that found no frame for too long
+    unconfigured: int = 0  # times the board did not confirm the rate it was set to
 
 
 class BoardTimeout(Exception):
@@ -38,12 +42,15 @@ class McuShelf:
         self,
         port: str,
         lanes: list[int],
+        rate_sps: int = 10,
         reopen_s: float = 0.5,
         silent_s: float = 2.0,
         wall_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self._port = port
         self._lanes = lanes
+        self._rate = rate_sps
+        self._configured = False
         self._reopen_s = reopen_s
         self._silent_s = silent_s
         self._wall_ms = wall_ms
@@ -85,7 +92,17 @@ class McuShelf:
                 self._frames.append((item, received))
         self.stats.garbage = self._decoder.garbage
 
+    def _configure(self) -> None:
+        try:
+            reply = self.ask(f"rate {self._rate}", timeout_s=0.5)
+        except BoardTimeout:
+            reply = ""
+        self._configured = reply == f"ok rate {self._rate}"
+        self.stats.unconfigured += not self._configured
+
     def read(self) -> RawReading:
+        if not self._configured and self._open() is not None:
+            self._configure()
         deadline = time.monotonic() + min(1.0, self._silent_s)
         while not self._frames:
             if time.monotonic() > deadline:
@@ -123,3 +140,4 @@ class McuShelf:
         if self._serial is not None:
             self._serial.close()
             self._serial = None
+            self._configured = False

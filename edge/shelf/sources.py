@@ -44,7 +44,7 @@ def open_source(config: NodeConfig) -> SampleSource:
 
         if hardware.port is None:
             raise ConfigError("[hardware] port names the shelf board's serial port for backend mcu")
-        return McuShelf(hardware.port, shelf.lanes)
+        return McuShelf(hardware.port, shelf.lanes, shelf.rate_sps)
     if hardware.backend == "sim":
         from hw.sim.shelf_source import SimShelfSource
 

@@ -9,7 +9,7 @@ error. A clock held high for more than 60 us powers every chip down, and they re
 (settling again) when it goes low.
 
 The bank is set up from the JSON file named by the SHELF_SIM environment variable:
-{"sck": 2, "dout": [3, 4], "rate": 10, "counts": [100000, -5000],
+{"sck": 2, "dout": [3, 4], "rate_pin": 7, "counts": [100000, -5000],
  "steps": [[t_ms, channel, delta_counts], ...], "dead": [channel, ...],
  "stall_at_read": n}   (optional: that read's 5th pulse is held high for 200 us)
 Times are microseconds since the module loaded (valid for about 9 minutes: ticks wrap).
@@ -31,8 +31,8 @@ class _Bank:
     def __init__(self, spec):
         self.sck_pin = spec["sck"]
         self.douts = spec["dout"]
-        self.period = 1_000_000 // spec.get("rate", 10)
-        self.settling = 400_000 if spec.get("rate", 10) == 10 else 50_000
+        self.rate_pin = spec["rate_pin"]
+        self.set_rate(0)
         self.counts = spec["counts"]
         self.steps = spec.get("steps", [])
         self.dead = spec.get("dead", [])
@@ -42,6 +42,11 @@ class _Bank:
         self.rose = 0
         self.powered = True
         self._reset(_now())
+
+    def set_rate(self, level):
+        """The RATE pins: low 10 SPS, high 80 SPS; the firmware resets the chips after a change."""
+        self.period = 12_500 if level else 100_000
+        self.settling = 50_000 if level else 400_000
 
     def _reset(self, t):
         self.epoch = t + self.settling
@@ -137,6 +142,8 @@ class Pin:
         self._level = 1 if level else 0
         if _bank is not None and self.id == _bank.sck_pin:
             _bank.clock(self._level)
+        elif _bank is not None and self.id == _bank.rate_pin:
+            _bank.set_rate(self._level)
         return None
 
     def on(self):
