@@ -16,21 +16,36 @@ delta| of matched events; latency after settle = when the detector reported the 
 minus the true settle time. False events: every event on lanes with 24 simulated hours of
 noise and drift (2 g/h) and nobody at them. CPU: process time of the detector alone over
 simulated time, 16 lanes at 80 SPS (noise 2 g, as the HX711 is noisier at 80 SPS).
+
+Chain: the same activity on 4 lanes, through the whole path in simulated time. Lane loads
+drive load cells (hw/sim/load_cell.py, the store's temperature swinging 2 C a day) and
+HX711 chip models (hw/sim/hx711.py) sharing one clock line, read bit by bit as the board
+firmware reads them; the words are framed as the board frames them, with a garbage line
+every 500 frames, decoded and mapped to the node's clock by the `mcu` source's own code
+(edge/shelf/mcu_protocol.py), weighed with the cell's nominal calibration, then detected.
+The detector-only figures for the same 4 lanes are printed beside them.
 """
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.shelf.detector import DetectorConfig, LaneDetector, ShelfDetector, WeightChange  # noqa: E402
+from edge.shelf.mcu_protocol import BoardClock, BoardFrame, FrameDecoder, encode_frame  # noqa: E402
+from hw.sim.hx711 import PERIOD_NS, Hx711Chip  # noqa: E402
+from hw.sim.load_cell import LoadCell  # noqa: E402
 from hw.sim.shelf_activity import ActivityConfig, Lane, TrueChange  # noqa: E402
 
 LANES = 16
+CHAIN_LANES = 4
+WALL_BASE_MS = 1_790_000_000_000
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -40,10 +55,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def detect(lane: Lane, duration_s: float, rate: int, config: DetectorConfig) -> list[tuple[WeightChange, int]]:
-    detector = LaneDetector(lane.lane, config)
+def detect(lane: int, samples: Iterable[tuple[int, int]], config: DetectorConfig) -> list[tuple[WeightChange, int]]:
+    """Every change the detector reports, with the sample time it reported it at."""
+    detector = LaneDetector(lane, config)
     found = []
-    for t, weight in lane.samples(duration_s, rate):
+    for t, weight in samples:
         change = detector.add(t, weight)
         if change is not None:
             found.append((change, t))
@@ -76,7 +92,7 @@ def activity(duration_s: float, seed: int) -> dict[str, float]:
     latencies: list[float] = []
     for index in range(LANES):
         lane = Lane(index, ActivityConfig(), random.Random(rng.random()))
-        found = detect(lane, duration_s, 10, config)
+        found = detect(index, lane.samples(duration_s, 10), config)
         matched, lane_errors, lane_latencies = score(lane.truth, found)
         truth_total += len(lane.truth)
         detected_total += len(found)
@@ -97,8 +113,94 @@ def quiet(lane_days: int, seed: int) -> float:
     events = 0
     for index in range(lane_days):
         lane = Lane(index, ActivityConfig(quiet=True, drift_mg_per_h=2_000), random.Random(seed + index))
-        events += len(detect(lane, 24 * 3600, 10, config))
+        events += len(detect(index, lane.samples(24 * 3600, 10), config))
     return events / lane_days
+
+
+class ChainBoard:
+    """HX711 models on one shared clock line, read like the board firmware reads them, in
+    simulated time: each read waits for every chip, then 25 pulses of 1 us high, 1 us low."""
+
+    def __init__(self, loads: list[list[int]], seed: int) -> None:
+        self.now_ns = 0
+        cell = LoadCell()
+        period = PERIOD_NS[10]
+
+        def volts(lane: int) -> Callable[[str, int], float]:
+            def at(channel: str, t_ns: int) -> float:
+                temp_c = 20.0 + math.sin(2 * math.pi * t_ns / 86_400e9)
+                load = loads[lane][min(len(loads[lane]) - 1, t_ns // period)]
+                return cell.volts(load, temp_c) if channel == "A" else 0.0
+
+            return at
+
+        self.calibration = cell.nominal_calibration()
+        self.chips = [Hx711Chip(volts(i), 10, seed=seed + i, clock=lambda: self.now_ns) for i in range(len(loads))]
+
+    def read(self) -> list[int | None]:
+        while any(chip.dout() for chip in self.chips):
+            self.now_ns += 5_000_000
+        words = [0] * len(self.chips)
+        for pulse in range(25):
+            for chip in self.chips:
+                chip.sck(True)
+            self.now_ns += 1_000
+            for chip in self.chips:
+                chip.sck(False)
+            self.now_ns += 1_000
+            if pulse < 24:
+                words = [(w << 1) | chip.dout() for w, chip in zip(words, self.chips, strict=True)]
+        return [None if w in (0x7FFFFF, 0x800000, 0xFFFFFF) else w - (w >> 23 << 24) for w in words]
+
+
+def chain(duration_s: float, seed: int) -> dict[str, float]:
+    """Through cells, chips, framing, decoding, clock mapping and calibration; then the
+    detector alone on the same lanes, for comparison."""
+    rng = random.Random(seed)
+    lanes = [Lane(i, ActivityConfig(), random.Random(rng.random())) for i in range(CHAIN_LANES)]
+    loads = [[weight for _, weight in lane.samples(duration_s, 10)] for lane in lanes]
+    board = ChainBoard(loads, seed)
+    decoder, clock, delay = FrameDecoder(), BoardClock(), random.Random(seed)
+    detectors = [LaneDetector(i, DetectorConfig()) for i in range(CHAIN_LANES)]
+    found: list[list[tuple[WeightChange, int]]] = [[] for _ in range(CHAIN_LANES)]
+    frames = 0
+    while board.now_ns < duration_s * 1e9 - 1e9:
+        board_ms = board.now_ns // 1_000_000
+        line = encode_frame(frames, board_ms, list(board.read()))
+        frames += 1
+        if frames % 500 == 0:
+            line = b"\x00\xffS,1,2,3*deadbeef\n" + line[: len(line) // 2] + b"\n" + line
+        for item in decoder.feed(line):
+            assert isinstance(item, BoardFrame)
+            t = clock.to_wall(item.board_ms, WALL_BASE_MS + item.board_ms + delay.randint(1, 8)) - WALL_BASE_MS
+            for lane, count in enumerate(item.counts):
+                if count is None:
+                    continue
+                change = detectors[lane].add(t, board.calibration.weight_mg(count))
+                if change is not None:
+                    found[lane].append((change, t))
+    direct = [detect(i, [(n * 100, w) for n, w in enumerate(loads[i])], DetectorConfig()) for i in range(CHAIN_LANES)]
+    return {
+        "frames": frames,
+        "garbage": decoder.garbage,
+        **totals("chain", lanes, found),
+        **totals("direct", lanes, direct),
+    }
+
+
+def totals(prefix: str, lanes: list[Lane], found: list[list[tuple[WeightChange, int]]]) -> dict[str, float]:
+    truth = detected = matched = 0
+    errors: list[float] = []
+    for lane, events in zip(lanes, found, strict=True):
+        lane_matched, lane_errors, _ = score(lane.truth, events)
+        truth, detected, matched = truth + len(lane.truth), detected + len(events), matched + lane_matched
+        errors += lane_errors
+    return {
+        f"{prefix}_changes": truth,
+        f"{prefix}_precision": matched / detected if detected else 0.0,
+        f"{prefix}_recall": matched / truth if truth else 0.0,
+        f"{prefix}_delta_err_p99_mg": percentile(errors, 0.99),
+    }
 
 
 def cpu_fraction(seconds: float, seed: int) -> float:
@@ -121,7 +223,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="fixed seed (default: a fresh one, printed)")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    duration, lane_days, cpu_seconds = (7_200, 2, 20) if args.quick else (14_400, 16, 120)
+    duration, lane_days, cpu_seconds, chain_s = (7_200, 2, 20, 1_200) if args.quick else (14_400, 16, 120, 7_200)
     print(f"seed {seed}; {LANES} lanes x {duration} s of activity; {lane_days} quiet lane-days", flush=True)
     started = time.monotonic()
     figures = activity(duration, seed)
@@ -134,7 +236,16 @@ def main() -> None:
     false_per_day = quiet(lane_days, seed)
     print(f"quiet: {false_per_day:.2f} false events per lane-day over {lane_days} lane-days", flush=True)
     cpu = cpu_fraction(cpu_seconds, seed)
-    print(f"cpu: {cpu:.4f} of one core for 16 lanes at 80 SPS; run took {time.monotonic() - started:.1f} s")
+    print(f"cpu: {cpu:.4f} of one core for 16 lanes at 80 SPS", flush=True)
+    through = chain(chain_s, seed)
+    print(
+        f"chain: {CHAIN_LANES} lanes x {chain_s} s, {through['frames']} frames, {through['garbage']} garbage lines "
+        f"dropped; {through['chain_changes']} true changes; through cells, HX711s and serial: precision "
+        f"{through['chain_precision']:.4f}, recall {through['chain_recall']:.4f}, delta err p99 "
+        f"{through['chain_delta_err_p99_mg']:.0f} mg; detector alone: precision {through['direct_precision']:.4f}, "
+        f"recall {through['direct_recall']:.4f}, delta err p99 {through['direct_delta_err_p99_mg']:.0f} mg"
+    )
+    print(f"run took {time.monotonic() - started:.1f} s")
     result = {
         "precision": round(figures["precision"], 5),
         "recall": round(figures["recall"], 5),
@@ -142,6 +253,9 @@ def main() -> None:
         "latency_after_settle_p99_ms": round(figures["latency_after_settle_p99_ms"]),
         "false_events_per_lane_day": round(false_per_day, 3),
         "cpu_fraction_16_lanes_80sps": round(cpu, 4),
+        "chain_precision": round(through["chain_precision"], 5),
+        "chain_recall": round(through["chain_recall"], 5),
+        "chain_delta_err_p99_mg": round(through["chain_delta_err_p99_mg"]),
     }
     print(json.dumps(result))
 
