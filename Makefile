@@ -8,7 +8,7 @@ SITE ?= var/site
 STORE ?= demo
 BIND ?= 127.0.0.1
 
-.PHONY: help install test demo bench lint keys broker-config mosquitto mosquitto-optional clean
+.PHONY: help install test demo bench lint keys broker-config train-camera mosquitto mosquitto-optional clean
 
 help:
 	@echo "make demo           run a simulated store (embedded broker, nodes, gateway)"
@@ -18,6 +18,7 @@ help:
 	@echo "make keys           make the store's keys, registry and gateway config in SITE=$(SITE) (STORE=$(STORE))"
 	@echo "make broker-config  write Mosquitto's config, passwords and ACL for SITE from its registry (after make keys)"
 	@echo "make install        the virtualenv in $(VENV) with the package and its dev/demo extras"
+	@echo "make train-camera   train the hand-in-lane model on rendered frames (TensorFlow, own venv; FRAMES=20000)"
 
 # Root on Debian gets what is missing from apt-get; anyone else is told what to install.
 define apt_or_explain
@@ -76,6 +77,17 @@ lint: install $(MPY_STUBS)/.installed
 	if [ -n "$$errors" ]; then echo "$$errors"; exit 1; fi; \
 	echo "edge/mcu/main.py: no issues against the rp2 (Raspberry Pi Pico) stubs"
 
+# TensorFlow is only for training, and heavy: it gets a virtualenv of its own.
+TRAIN_VENV := .venv-train
+$(TRAIN_VENV)/.installed: setup.cfg pyproject.toml
+	@[ -x $(TRAIN_VENV)/bin/python ] || $(PYTHON) -m venv $(TRAIN_VENV)
+	@echo "installing the package and its train extra (TensorFlow) into $(TRAIN_VENV)"
+	@$(TRAIN_VENV)/bin/python -m pip install -q -e '.[train]'
+	@touch $@
+
+train-camera: $(TRAIN_VENV)/.installed
+	$(TRAIN_VENV)/bin/python -m hw.sim.train_camera $(if $(FRAMES),--frames $(FRAMES))
+
 keys: install
 	$(BIN)/storeprov --site $(SITE) init --store $(STORE)
 
@@ -83,4 +95,4 @@ broker-config: install
 	$(BIN)/storeprov --site $(SITE) broker-config --bind $(BIND)
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TRAIN_VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

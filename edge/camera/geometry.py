@@ -1,0 +1,55 @@
+"""Where things are in a camera's image: each lane's region of interest, and the floor
+calibration that maps image pixels onto store floor millimetres. Pure.
+
+The floor calibration is a homography fitted to four (or more) marks on the floor whose
+store coordinates the installer knows; with exactly four it passes through them.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRoi:
+    lane: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def fit_homography(source: list[tuple[float, float]], target: list[tuple[float, float]]) -> np.ndarray:
+    """The 3x3 projective map taking each source point to its target (least squares past four)."""
+    if len(source) != len(target) or len(source) < 4:
+        raise ValueError("a floor calibration needs at least four point pairs")
+    rows = []
+    for (x, y), (u, v) in zip(source, target, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, -u])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, -v])
+    _, singular, vt = np.linalg.svd(np.asarray(rows, dtype=np.float64))
+    if singular[-2] < 1e-9 * singular[0]:
+        raise ValueError("the calibration points are degenerate (three of them on one line?)")
+    matrix = vt[-1].reshape(3, 3)
+    return matrix / matrix[2, 2]
+
+
+def apply_homography(matrix: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    u, v, w = matrix @ np.array([x, y, 1.0])
+    return float(u / w), float(v / w)
+
+
+@dataclass(frozen=True)
+class FloorCalibration:
+    image_to_floor: np.ndarray
+    floor_to_image: np.ndarray
+
+    @classmethod
+    def from_points(cls, image: list[tuple[float, float]], floor: list[tuple[float, float]]) -> "FloorCalibration":
+        return cls(fit_homography(image, floor), fit_homography(floor, image))
+
+    def to_floor(self, u: float, v: float) -> tuple[float, float]:
+        return apply_homography(self.image_to_floor, u, v)
+
+    def to_image(self, x_mm: float, y_mm: float) -> tuple[float, float]:
+        return apply_homography(self.floor_to_image, x_mm, y_mm)
