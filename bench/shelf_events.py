@@ -84,28 +84,29 @@ def score(truth: list[TrueChange], found: list[tuple[WeightChange, int]]) -> tup
     return matched, errors, latencies
 
 
-def activity(duration_s: float, seed: int) -> dict[str, float]:
-    config = DetectorConfig()
-    rng = random.Random(seed)
-    truth_total = detected_total = matched_total = 0
+def totals(lanes: list[Lane], found: list[list[tuple[WeightChange, int]]]) -> dict[str, float]:
+    """Every lane's events scored against its truth, added up."""
+    truth = detected = matched = 0
     errors: list[float] = []
     latencies: list[float] = []
-    for index in range(LANES):
-        lane = Lane(index, ActivityConfig(), random.Random(rng.random()))
-        found = detect(index, lane.samples(duration_s, 10), config)
-        matched, lane_errors, lane_latencies = score(lane.truth, found)
-        truth_total += len(lane.truth)
-        detected_total += len(found)
-        matched_total += matched
+    for lane, events in zip(lanes, found, strict=True):
+        lane_matched, lane_errors, lane_latencies = score(lane.truth, events)
+        truth, detected, matched = truth + len(lane.truth), detected + len(events), matched + lane_matched
         errors += lane_errors
         latencies += lane_latencies
     return {
-        "changes": truth_total,
-        "precision": matched_total / detected_total if detected_total else 0.0,
-        "recall": matched_total / truth_total if truth_total else 0.0,
+        "changes": truth,
+        "precision": matched / detected if detected else 0.0,
+        "recall": matched / truth if truth else 0.0,
         "delta_err_p99_mg": percentile(errors, 0.99),
         "latency_after_settle_p99_ms": percentile(latencies, 0.99),
     }
+
+
+def activity(duration_s: float, seed: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    lanes = [Lane(index, ActivityConfig(), random.Random(rng.random())) for index in range(LANES)]
+    return totals(lanes, [detect(lane.lane, lane.samples(duration_s, 10), DetectorConfig()) for lane in lanes])
 
 
 def quiet(lane_days: int, seed: int) -> float:
@@ -183,23 +184,8 @@ def chain(duration_s: float, seed: int) -> dict[str, float]:
     return {
         "frames": frames,
         "garbage": decoder.garbage,
-        **totals("chain", lanes, found),
-        **totals("direct", lanes, direct),
-    }
-
-
-def totals(prefix: str, lanes: list[Lane], found: list[list[tuple[WeightChange, int]]]) -> dict[str, float]:
-    truth = detected = matched = 0
-    errors: list[float] = []
-    for lane, events in zip(lanes, found, strict=True):
-        lane_matched, lane_errors, _ = score(lane.truth, events)
-        truth, detected, matched = truth + len(lane.truth), detected + len(events), matched + lane_matched
-        errors += lane_errors
-    return {
-        f"{prefix}_changes": truth,
-        f"{prefix}_precision": matched / detected if detected else 0.0,
-        f"{prefix}_recall": matched / truth if truth else 0.0,
-        f"{prefix}_delta_err_p99_mg": percentile(errors, 0.99),
+        **{f"chain_{key}": value for key, value in totals(lanes, found).items()},
+        **{f"direct_{key}": value for key, value in totals(lanes, direct).items()},
     }
 
 
