@@ -36,13 +36,11 @@ class PresenceDetector:
         self._calibration = calibration
         self._config = config
         self._background: np.ndarray | None = None
-        self._columns = 0
 
     def add(self, frame: np.ndarray) -> list[tuple[int, int, int]]:
         """(x_mm, y_mm, conf_pm) of each person in this frame; nothing on the first frame,
         which starts the background."""
         floor = frame[self._config.floor_top :: STEP, ::STEP].astype(np.float32)
-        self._columns = floor.shape[1]
         if self._background is None:
             self._background = floor
             return []
@@ -59,14 +57,14 @@ class PresenceDetector:
             if len(rows) < self._config.min_area or len(rows) < self._config.min_fill * height * width:
                 continue
             strength = float(difference[rows, cols].mean())
-            people.append(self._locate(rows, cols, strength))
+            people.append(self._locate(rows, cols, mask.shape[1] - 1, strength))
         return people
 
-    def _locate(self, rows: np.ndarray, cols: np.ndarray, strength: float) -> tuple[int, int, int]:
+    def _locate(self, rows: np.ndarray, cols: np.ndarray, last_col: int, strength: float) -> tuple[int, int, int]:
         """The silhouette is centred on the image of where the person stands, and reaches
         half_depth_mm nearer in the aisle at the local image scale: walk back from its near
         edge by that much (the scale depends on where, so a few rounds settle it)."""
-        config, last_col = self._config, self._columns - 1
+        config = self._config
         u = float(cols.mean()) * STEP
         near_v = float(rows.max()) * STEP + config.floor_top
         v = near_v
