@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.camera.model import HandLaneModel
 from hw.sim.camera_dataset import CLASSES, INPUT_SIZE, lane_samples
+from hw.sim.camera_render import ShelfView
 
 
 def build_model():  # type: ignore[no-untyped-def]  # TensorFlow is not typed
@@ -42,17 +44,14 @@ def build_model():  # type: ignore[no-untyped-def]  # TensorFlow is not typed
     )
 
 
-def int8_accuracy(model_bytes: bytes, crops: np.ndarray, labels: np.ndarray) -> float:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=model_bytes)
-    interpreter.allocate_tensors()
-    entry, exit_ = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+def int8_accuracy(path: Path, crops: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the exported model as the node runs it, one frame's lanes per invoke."""
+    lanes = len(ShelfView().lanes)
+    model = HandLaneModel(path, lanes)
     correct = 0
-    for crop, label in zip(crops, labels, strict=True):
-        interpreter.set_tensor(entry["index"], crop[None])
-        interpreter.invoke()
-        correct += int(np.argmax(interpreter.get_tensor(exit_["index"])[0]) == label)
+    for start in range(0, len(labels), lanes):
+        scores = model.invoke(crops[start : start + lanes])
+        correct += int((np.argmax(scores, axis=1) == labels[start : start + lanes]).sum())
     return correct / len(labels)
 
 
@@ -101,7 +100,7 @@ def main() -> None:
     tflite = converter.convert()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(tflite)
-    quantized = int8_accuracy(tflite, check_x, check_y)
+    quantized = int8_accuracy(args.out, check_x, check_y)
     card = {
         "model_bytes": len(tflite),
         "parameters": int(model.count_params()),
