@@ -31,10 +31,15 @@ def run(
 ) -> list[tuple[int, Reach]]:
     """(emitted at, reach) for every reach the tracker reports, flushing at the end when asked."""
     tracker = InteractionTracker(lanes if lanes is not None else [0, 1, 2, 3], config)
-    out = [(t, reach) for t, scores in timeline for reach in tracker.add(t, scores, reacher(t))]
+    out = [(t, reach) for t, scores in timeline for reach in tracker.add(t, scores, everywhere(reacher(t)))]
     if flush_at is not None:
         out += [(flush_at, reach) for reach in tracker.flush(flush_at)]
     return out
+
+
+def everywhere(position: tuple[int, int] | None) -> dict[int, tuple[int, int]]:
+    """The same reacher for every lane (these tests have one shopper), or nobody."""
+    return {} if position is None else {lane: position for lane in range(8)}
 
 
 def reaches(
@@ -48,9 +53,9 @@ def reaches(
 
 
 def test_a_clean_reach_is_one_reach_on_the_right_frames() -> None:
-    # The three-frame median answers one frame late, both ways.
+    # The three-frame median answers one frame late, both ways, and the times are put back by one frame.
     out = run(frames([(2, 500, 1000, ITEM)], until=2000))
-    assert out == [(1400, Reach((2,), 600, 1100, "item", 950, 0, 0, False))], "emitted merge_gap_ms after t1"
+    assert out == [(1400, Reach((2,), 500, 1000, "item", 950, 0, 0, False))], "emitted merge_gap_ms after t1"
 
 
 def test_a_one_frame_flicker_is_nothing() -> None:
@@ -60,20 +65,20 @@ def test_a_one_frame_flicker_is_nothing() -> None:
 def test_hysteresis_keeps_a_span_open_through_a_dip_to_one_half() -> None:
     dip = (0.3, 0.2)
     out = reaches(frames([(0, 500, 1000, HAND), (0, 1000, 1600, dip), (0, 1600, 2000, HAND)], until=3000))
-    assert [(r.t0, r.t1) for r in out] == [(600, 2100)]
+    assert [(r.t0, r.t1) for r in out] == [(500, 2000)]
     assert 500 < out[0].conf_pm < 950
 
 
 def test_a_hand_sweeping_across_two_lanes_is_one_reach() -> None:
     out = reaches(frames([(1, 500, 1000, ITEM), (2, 900, 1500, HAND)], until=2500))
     assert len(out) == 1
-    assert (out[0].lanes, out[0].t0, out[0].t1) == ((1, 2), 600, 1600)
+    assert (out[0].lanes, out[0].t0, out[0].t1) == ((1, 2), 500, 1500)
     assert out[0].holding == "none", "what it held where it left last"
 
 
 def test_neighbouring_lanes_touching_within_the_merge_gap_are_one_reach() -> None:
     out = reaches(frames([(1, 500, 1000, HAND), (2, 1200, 1600, ITEM)], until=2500))
-    assert [(r.lanes, r.t0, r.t1, r.holding) for r in out] == [((1, 2), 600, 1700, "item")]
+    assert [(r.lanes, r.t0, r.t1, r.holding) for r in out] == [((1, 2), 500, 1600, "item")]
 
 
 def test_a_sweep_over_three_lanes_joins_the_outer_two() -> None:
@@ -84,8 +89,8 @@ def test_a_sweep_over_three_lanes_joins_the_outer_two() -> None:
 def test_two_shoppers_on_lanes_apart_are_two_reaches() -> None:
     out = run(frames([(0, 500, 1000, ITEM), (3, 600, 1200, HAND)], until=2500))
     assert [(t, r.lanes, r.t0, r.t1, r.holding) for t, r in out] == [
-        (1400, (0,), 600, 1100, "item"),
-        (1600, (3,), 700, 1300, "none"),
+        (1400, (0,), 500, 1000, "item"),
+        (1600, (3,), 600, 1200, "none"),
     ]
 
 
@@ -97,19 +102,19 @@ def test_a_flicker_between_two_shoppers_does_not_join_them() -> None:
 
 def test_a_span_shorter_than_min_ms_is_dropped() -> None:
     timeline = frames([(1, 500, 700, ITEM)], until=2000)
-    assert [(r.t0, r.t1) for r in reaches(timeline)] == [(600, 800)]
+    assert [(r.t0, r.t1) for r in reaches(timeline)] == [(500, 700)]
     assert reaches(timeline, config=InteractionConfig(min_ms=250)) == []
 
 
 def test_a_lane_re_entering_within_the_merge_gap_is_one_reach() -> None:
     out = run(frames([(1, 500, 1000, ITEM), (1, 1200, 1600, HAND)], until=2500))
-    assert [(t, r.lanes, r.t0, r.t1, r.holding) for t, r in out] == [(2000, (1,), 600, 1700, "none")]
+    assert [(t, r.lanes, r.t0, r.t1, r.holding) for t, r in out] == [(2000, (1,), 500, 1600, "none")]
 
 
 def test_a_lane_re_entering_after_the_merge_gap_is_two_reaches() -> None:
     # Out at 1100, back in at 1400 = 1100 + merge_gap_ms: the first reach is already complete.
     out = run(frames([(1, 500, 1000, ITEM), (1, 1300, 1700, HAND)], until=2500))
-    assert [(t, r.t0, r.t1, r.holding) for t, r in out] == [(1400, 600, 1100, "item"), (2100, 1400, 1800, "none")]
+    assert [(t, r.t0, r.t1, r.holding) for t, r in out] == [(1400, 500, 1000, "item"), (2100, 1300, 1700, "none")]
 
 
 def test_holding_is_what_the_hand_held_in_its_last_frames() -> None:
@@ -130,7 +135,7 @@ def test_the_reacher_position_is_the_median_over_the_span() -> None:
         return seen.get(t, (5_000, 5_000)) if t != 600 else None
 
     out = reaches(frames([(2, 500, 1000, ITEM)], until=2000), reacher=reacher)
-    assert [(r.t0, r.t1, r.x_mm, r.y_mm, r.located) for r in out] == [(600, 1100, 1_030, 250, True)]
+    assert [(r.t0, r.t1, r.x_mm, r.y_mm, r.located) for r in out] == [(500, 1000, 1_030, 250, True)]
 
 
 def test_a_reach_nobody_was_seen_making_is_not_located() -> None:
@@ -141,24 +146,33 @@ def test_a_reach_nobody_was_seen_making_is_not_located() -> None:
 def test_flush_closes_open_spans_and_waiting_reaches() -> None:
     tracker = InteractionTracker([0, 1, 2, 3], CONFIG)
     for t, scores in frames([(0, 500, 1000, ITEM), (3, 500, 5000, HAND)], until=1300):
-        assert tracker.add(t, scores, None) == []
+        assert tracker.add(t, scores, {}) == []
     out = tracker.flush(1300)
-    assert [(r.lanes, r.t0, r.t1) for r in out] == [((0,), 600, 1100), ((3,), 600, 1300)]
+    assert [(r.lanes, r.t0, r.t1) for r in out] == [((0,), 500, 1000), ((3,), 500, 1300)]
     assert tracker.flush(1400) == []
     for t in (1500, 1600, 1700):
-        assert tracker.add(t, scores_at(t, [(3, 0, 5000, HAND)]), None) == []
-    assert [r.t0 for r in tracker.flush(1800)] == [1600], "smoothing starts afresh after a stop"
+        assert tracker.add(t, scores_at(t, [(3, 0, 5000, HAND)]), {}) == []
+    assert [r.t0 for r in tracker.flush(1800)] == [1500], "smoothing starts afresh after a stop"
 
 
 def test_irregular_frames_use_their_own_times() -> None:
     # A burst of three in-frames 10 ms apart is flicker, three spread over 550 ms are a reach;
-    # the reach is emitted on the first frame at or past t1 + merge_gap_ms.
+    # the reach (in from the frame at 650 to the one at 1250) is emitted on the first frame
+    # whose predecessor, the frame the median speaks for, is at or past t1 + merge_gap_ms.
     times = [0, 10, 20, 30, 40, 50, 400, 650, 700, 1200, 1250, 1500, 1600, 1790, 1810, 2500]
     hands = [(1, 10, 31, ITEM), (1, 650, 1201, ITEM)]
     out = run([(t, scores_at(t, hands)) for t in times])
-    assert [(t, r.t0, r.t1) for t, r in out] == [(1810, 700, 1500)]
+    assert [(t, r.t0, r.t1) for t, r in out] == [(1790, 650, 1250)]
 
 
 def test_lanes_not_watched_are_ignored_and_missing_lanes_are_empty() -> None:
     timeline = frames([(2, 500, 1000, ITEM), (3, 500, 1500, ITEM), (7, 0, 2000, ITEM)], until=2500)
-    assert [(r.lanes, r.t1) for r in reaches(timeline, lanes=[1, 2])] == [((2,), 1100)]
+    assert [(r.lanes, r.t1) for r in reaches(timeline, lanes=[1, 2])] == [((2,), 1000)]
+
+
+def test_each_lane_takes_the_position_of_its_own_reacher() -> None:
+    tracker = InteractionTracker([0, 1, 2, 3], CONFIG)
+    out = []
+    for t, scores in frames([(0, 500, 1000, ITEM), (3, 500, 1000, HAND)], until=2000):
+        out += tracker.add(t, scores, {0: (150, 300), 3: (1_050, 420)})
+    assert [(r.lanes, r.x_mm, r.y_mm) for r in out] == [((0,), 150, 300), ((3,), 1_050, 420)]

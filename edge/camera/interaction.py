@@ -4,7 +4,9 @@ out; time comes from the frames, which may arrive at irregular intervals.
 Per lane, P(hand in) = P(hand) + P(hand holding an item) goes through a median over the last
 few frames, so a single misclassified frame never opens a span, then through hysteresis, so
 a hand that half leaves the region of interest does not split its span in two. A lane is
-taken as empty before its first frame, and in any frame that lacks it.
+taken as empty before its first frame, and in any frame that lacks it. The median answers
+half its window late, so a span's t0 and t1 are the times of the frames that much earlier:
+the first frame the hand was in, and the first it was out.
 
 A span shorter than the minimum is flicker and is dropped before any grouping, so it can
 neither add a lane to a reach nor join two shoppers' reaches into one. The remaining spans
@@ -18,6 +20,7 @@ left last, from its last few frames in that lane: that is what it carried away.
 import math
 import statistics
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,7 +50,7 @@ class LaneScores:
 @dataclass(frozen=True, slots=True)
 class Reach:
     lanes: tuple[int, ...]  # every lane the hand was in, sorted
-    t0: int  # first frame with the hand in (after smoothing)
+    t0: int  # first frame with the hand in
     t1: int  # first frame with the hand out again
     holding: Holding  # what the hand held when it left
     conf_pm: int  # mean smoothed P(hand in) over the in-frames, 0..1000
@@ -78,37 +81,44 @@ class InteractionTracker:
     def __init__(self, lanes: list[int], config: InteractionConfig) -> None:
         self._config = config
         self._windows = {lane: self._empty_window() for lane in lanes}
+        self._times: deque[int] = deque(maxlen=config.median_frames // 2 + 1)  # the last frames' times
         self._open: dict[int, _Span] = {}
         self._closed: list[_Span] = []  # kept spans whose group has not been reported yet
 
-    def add(self, t_ms: int, scores: list[LaneScores], reacher: tuple[int, int] | None) -> list[Reach]:
-        """One frame: returns the interactions that this frame completes (usually none)."""
+    def add(self, t_ms: int, scores: list[LaneScores], reachers: Mapping[int, tuple[int, int]]) -> list[Reach]:
+        """One frame, with the floor position of whoever reaches towards each lane (where
+        anyone does): returns the interactions that this frame completes (usually none)."""
+        self._times.append(t_ms)
+        smoothed_t = self._times[0]  # the frame the median now speaks for
         by_lane = {s.lane: s for s in scores}  # lanes not watched are never looked up
         for lane, window in self._windows.items():
             s = by_lane.get(lane)
             window.append(s.hand + s.item if s is not None else 0.0)
-            self._step(lane, t_ms, statistics.median(window), s, reacher)
-        return self._emit(t_ms, final=False)
+            self._step(lane, t_ms, smoothed_t, statistics.median(window), s, reachers.get(lane))
+        return self._emit(smoothed_t, final=False)
 
     def flush(self, t_ms: int) -> list[Reach]:
         """End every open interaction at t_ms (node stopping)."""
         for lane in list(self._open):
             self._close(lane, t_ms)
         self._windows = {lane: self._empty_window() for lane in self._windows}
+        self._times.clear()
         return self._emit(t_ms, final=True)
 
     def _empty_window(self) -> deque[float]:
         n = self._config.median_frames
         return deque([0.0] * n, maxlen=n)
 
-    def _step(self, lane: int, t_ms: int, p_in: float, s: LaneScores | None, reacher: tuple[int, int] | None) -> None:
+    def _step(
+        self, lane: int, t_ms: int, smoothed_t: int, p_in: float, s: LaneScores | None, reacher: tuple[int, int] | None
+    ) -> None:
         span = self._open.get(lane)
         if span is None:
             if p_in < self._config.enter:
                 return
-            span = self._open[lane] = _Span(lane, t_ms)
+            span = self._open[lane] = _Span(lane, smoothed_t)
         elif p_in < self._config.leave:
-            self._close(lane, t_ms)
+            self._close(lane, smoothed_t)
             return
         span.p_sum += p_in
         span.frames += 1

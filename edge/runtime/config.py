@@ -39,6 +39,8 @@ class HardwareConfig(Section, frozen=True):
     port: str | None = None
     # sim: the seed of the simulated shoppers
     seed: int = 0
+    # replay (camera): a folder of recorded frames (PNG/JPEG, played in name order)
+    path: str | None = None
 
 
 class ShelfConfig(Section, frozen=True):
@@ -55,6 +57,52 @@ class ShelfConfig(Section, frozen=True):
     telemetry_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 60
 
 
+Pixel = Annotated[int, Meta(ge=-10_000, le=10_000)]
+FloorMm = Annotated[int, Meta(ge=-1_000_000, le=1_000_000)]
+
+
+class CameraConfig(Section, frozen=True):
+    """A camera node's view of one shelf. The defaults are the reference mount the model was
+    trained for (docs/hardware.md); an installer sets rois and the floor marks from a frame of
+    the camera as mounted."""
+
+    shelf: NodeId
+    lanes: Annotated[list[Annotated[int, Meta(ge=0, le=1023)]], Meta(min_length=1, max_length=16)] = msgspec.field(
+        default_factory=lambda: [0, 1, 2, 3]
+    )
+    width: Annotated[int, Meta(ge=64, le=1920)] = 256  # the low-resolution stream the node works on
+    height: Annotated[int, Meta(ge=48, le=1080)] = 192
+    fps: Annotated[int, Meta(ge=1, le=60)] = 15
+    format: Literal["YUV420", "RGB888", "BGR888"] = "YUV420"  # picamera2's lores format (RGB888 on a Pi 5 only)
+    # Per lane, in the order of lanes: [x0, y0, x1, y1], the lane's front down to the shelf edge.
+    rois: list[tuple[Pixel, Pixel, Pixel, Pixel]] = msgspec.field(
+        default_factory=lambda: [(16, 48, 72, 98), (72, 48, 128, 98), (128, 48, 184, 98), (184, 48, 240, 98)]
+    )
+    # Four or more marks on the aisle floor: where each is in the image, and in store millimetres.
+    floor_image: list[tuple[Pixel, Pixel]] = msgspec.field(
+        default_factory=lambda: [(24, 102), (232, 102), (296, 191), (-40, 191)]
+    )
+    floor_mm: list[tuple[FloorMm, FloorMm]] = msgspec.field(
+        default_factory=lambda: [(0, 100), (1200, 100), (1200, 1600), (0, 1600)]
+    )
+    floor_top: Annotated[int, Meta(ge=0, le=1080)] = 98  # the first image row of aisle floor
+    model: str | None = None  # a .tflite of the hand-in-lane kind; None: the one this build carries
+    threads: Annotated[int, Meta(ge=1, le=8)] = 2  # XNNPACK threads of the interpreter
+    presence_hz: Annotated[int, Meta(ge=1, le=30)] = 5
+    reach_mm: Annotated[int, Meta(ge=100, le=3000)] = 900  # farthest a reaching person stands from the lane
+
+    def __post_init__(self) -> None:
+        if len(self.rois) != len(self.lanes):
+            raise ValueError(f"[camera] has {len(self.lanes)} lanes but {len(self.rois)} rois: one [x0, y0, x1, y1] each")
+        for lane, (x0, y0, x1, y1) in zip(self.lanes, self.rois, strict=True):
+            if not (0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height):
+                raise ValueError(f"[camera] lane {lane}'s roi {[x0, y0, x1, y1]} is not inside {self.width}x{self.height}")
+        if len(self.floor_image) != len(self.floor_mm) or len(self.floor_mm) < 4:
+            raise ValueError("[camera] floor_image and floor_mm need the same four or more marks")
+        if self.floor_top >= self.height:
+            raise ValueError(f"[camera] floor_top {self.floor_top} is below the {self.height}-row image")
+
+
 class NodeConfig(Section, frozen=True):
     node: NodeId
     role: Role
@@ -67,6 +115,7 @@ class NodeConfig(Section, frozen=True):
     health: HealthConfig = HealthConfig()
     spool: SpoolConfig = SpoolConfig()
     shelf: ShelfConfig | None = None
+    camera: CameraConfig | None = None
 
 
 def load_node_config(path: Path) -> tuple[NodeConfig, Path]:
