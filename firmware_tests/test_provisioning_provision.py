@@ -128,6 +128,17 @@ def test_add_node_broker_host_override(tmp_path: Path) -> None:
     assert config.role is Role.CAMERA
 
 
+def test_a_camera_is_told_the_shelf_it_watches_and_only_a_camera(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "cam-1", Role.CAMERA, shelf="shelf-07")
+    add_node(site, "cam-2", Role.CAMERA)
+    watched = [load_node_config(site.node_dir(n) / "node.toml")[0].camera for n in ("cam-1", "cam-2")]
+    assert [c.shelf if c else None for c in watched] == ["shelf-07", "cam-2"]
+    with pytest.raises(ProvisioningError, match="only camera"):
+        add_node(site, "shelf-01", Role.SHELF, shelf="shelf-07")
+    assert not site.node_dir("shelf-01").exists(), "a refused node leaves nothing behind"
+
+
 def test_add_node_twice_keeps_key_and_password(tmp_path: Path) -> None:
     site = initialised(tmp_path)
     first = add_node(site, "n1", Role.GATE)

@@ -1,7 +1,8 @@
 """Each lane's region of interest cut out of a frame and scaled to the model's input. Pure.
 
-Nearest-neighbour sampling through a table of pixel indices made once per camera: it costs
-one gather of bytes per frame (a tenth of numpy's two-axis fancy indexing), which matters more on a Pi than the smoothness a filter would buy.
+Nearest-neighbour sampling through a table of byte indices made once per camera: one gather
+per frame, a tenth of the cost of numpy's two-axis fancy indexing. That matters more on a Pi
+than the smoothness a filter would buy.
 """
 
 import numpy as np

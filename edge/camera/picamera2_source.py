@@ -26,7 +26,9 @@ def yuv420_to_rgb(array: np.ndarray, width: int, height: int) -> np.ndarray:
     """Full-range BT.601 YUV420 planes, padded rows and all, to height x width x 3 RGB."""
     stride = array.shape[1]
     if array.shape[0] != height * 3 // 2 or stride < width:
-        raise ValueError(f"a {width}x{height} YUV420 frame is {height * 3 // 2} rows of at least {width}, not {array.shape}")
+        raise ValueError(
+            f"a {width}x{height} YUV420 frame is {height * 3 // 2} rows of at least {width}, not {array.shape}"
+        )
     luma = array[:height, :width].astype(np.float32)
     chroma = array[height:].reshape(2, height // 2, stride // 2)[:, :, : width // 2].astype(np.float32) - 128.0
     u, v = (plane.repeat(2, axis=0).repeat(2, axis=1) for plane in chroma)

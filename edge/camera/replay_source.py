@@ -61,7 +61,9 @@ class ReplaySource:
         with Image.open(path) as image:
             rgb = np.asarray(image.convert("RGB"))
         if (rgb.shape[1], rgb.shape[0]) != self._size:
-            raise ValueError(f"{path.name} is {rgb.shape[1]}x{rgb.shape[0]}, the camera is set for {self._size[0]}x{self._size[1]}")
+            raise ValueError(
+                f"{path.name} is {rgb.shape[1]}x{rgb.shape[0]}, the camera is set for {self._size[0]}x{self._size[1]}"
+            )
         return Frame(self._wall0 + offset_ms, rgb)
 
     def close(self) -> None:

@@ -93,10 +93,14 @@ class CameraConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         if len(self.rois) != len(self.lanes):
-            raise ValueError(f"[camera] has {len(self.lanes)} lanes but {len(self.rois)} rois: one [x0, y0, x1, y1] each")
+            raise ValueError(
+                f"[camera] has {len(self.lanes)} lanes but {len(self.rois)} rois: one [x0, y0, x1, y1] each"
+            )
         for lane, (x0, y0, x1, y1) in zip(self.lanes, self.rois, strict=True):
             if not (0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height):
-                raise ValueError(f"[camera] lane {lane}'s roi {[x0, y0, x1, y1]} is not inside {self.width}x{self.height}")
+                raise ValueError(
+                    f"[camera] lane {lane}'s roi {[x0, y0, x1, y1]} is not inside {self.width}x{self.height}"
+                )
         if len(self.floor_image) != len(self.floor_mm) or len(self.floor_mm) < 4:
             raise ValueError("[camera] floor_image and floor_mm need the same four or more marks")
         if self.floor_top >= self.height:

@@ -115,13 +115,14 @@ class Node:
     def on_command(self, name: str, handler: Callable[[Command], None]) -> None:
         self._handlers[name] = handler
 
-    def emit(self, message: M) -> M:
-        """Stamp the header, check the message against the schema, sign it and spool it."""
+    def emit(self, message: M, ts: int | None = None) -> M:
+        """Stamp the header, check the message against the schema, sign it and spool it. The
+        header's ts is now, or `ts` for a message about an earlier instant (a presence frame)."""
         if not may_send(self.config.role, message.type):
             raise ValueError(f"role {self.config.role} may not send {message.type}")
         with self._emit_lock:
             stamped = msgspec.structs.replace(
-                message, dev=self.config.node, boot=self.boot, seq=self._seq + 1, ts=self._clock()
+                message, dev=self.config.node, boot=self.boot, seq=self._seq + 1, ts=self._clock() if ts is None else ts
             )
             data = encode_message(stamped)
             try:

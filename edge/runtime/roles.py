@@ -4,10 +4,11 @@ until the event is set. The shelf, camera and gate packages add theirs here."""
 import threading
 from collections.abc import Callable
 
+from edge.camera.app import run_camera
 from edge.protocol.roles import Role
 from edge.runtime.node import Node
 from edge.shelf.app import run_shelf
 
 RoleApp = Callable[[Node, threading.Event], None]
 
-ROLE_APPS: dict[Role, RoleApp] = {Role.SHELF: run_shelf}
+ROLE_APPS: dict[Role, RoleApp] = {Role.SHELF: run_shelf, Role.CAMERA: run_camera}

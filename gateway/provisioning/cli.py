@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     node.add_argument("--broker-host", help="address the node reaches the broker at (default: the gateway's)")
     node.add_argument("--force", action="store_true", help="replace an existing identity")
     node.add_argument("--backend", default="sim", help="hardware backend written to node.toml (default sim)")
+    node.add_argument("--shelf", help="camera nodes: the id of the shelf the camera watches (default: the node id)")
     broker = commands.add_parser("broker-config", help="write Mosquitto's config, passwords and ACL")
     broker.add_argument("--bind", default="127.0.0.1")
     broker.add_argument("--run-as", default=current_user(), help="user Mosquitto runs as when started as root")
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "init":
             lines = init_site(site, args.store, args.gateway_id, args.broker_host, args.broker_port)
         elif args.command == "add-node":
-            lines = add_node(site, args.node, Role(args.role), args.broker_host, args.force, args.backend)
+            lines = add_node(site, args.node, Role(args.role), args.broker_host, args.force, args.backend, args.shelf)
         elif args.command == "broker-config":
             registry = load_registry(site.registry)
             gateway, _ = load_gateway_config(site.gateway_config)

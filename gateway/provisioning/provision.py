@@ -108,11 +108,22 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
 
 
 def add_node(
-    site: Site, node: str, role: Role, broker_host: str | None = None, force: bool = False, backend: str = "sim"
+    site: Site,
+    node: str,
+    role: Role,
+    broker_host: str | None = None,
+    force: bool = False,
+    backend: str = "sim",
+    shelf: str | None = None,
 ) -> list[str]:
-    """Give a node its key and broker credential, register it, and write its config directory."""
+    """Give a node its key and broker credential, register it, and write its config directory.
+    A shelf node's shelf is named after it; a camera watches `shelf` (by default also its own id)."""
     _check_id("node id", node)
     _check_id("hardware backend", backend)
+    if shelf is not None:
+        _check_id("shelf id", shelf)
+        if role is not Role.CAMERA:
+            raise ProvisioningError("--shelf names the shelf a camera watches; only camera nodes take it")
     if role not in DEVICE_ROLES:
         raise ProvisioningError(f"role {role} is not a device role ({', '.join(DEVICE_ROLES)})")
     if not site.registry.exists() or not site.gateway_config.exists():
@@ -171,6 +182,7 @@ def add_node(
             "gateway": {"id": gateway.id},
             "hardware": {"backend": backend},
             **({"shelf": {"id": node, "lanes": [0, 1, 2, 3]}} if role is Role.SHELF else {}),
+            **({"camera": {"shelf": shelf or node, "lanes": [0, 1, 2, 3]}} if role is Role.CAMERA else {}),
         },
     )
     return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]

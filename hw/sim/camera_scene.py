@@ -19,7 +19,7 @@ import bisect
 import math
 import random
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
 from hw.sim.camera_dataset import random_person
 from hw.sim.camera_render import HELD_OUT_TEXTURES, Cart, FrameSpec, Lighting, Person, Reach, Shadow, ShelfView
@@ -219,3 +219,39 @@ class CameraScene:
         gain = 1.0 + 0.12 * math.sin(self._light_phase + 2 * math.pi * t_ms / 900_000)
         lighting = Lighting(gain=gain, cast=self._cast, gradient=self._gradient, noise=self._noise)
         return FrameSpec(self.products, tuple(people), tuple(carts), shadows, lighting, seed=self._seed * 7919 + t_ms)
+
+
+class Detected(Protocol):
+    @property
+    def lanes(self) -> tuple[int, ...]: ...
+    @property
+    def t0(self) -> int: ...
+    @property
+    def t1(self) -> int: ...
+
+
+D = TypeVar("D", bound=Detected)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored(Generic[D]):
+    matched: list[tuple[TrueReach, D]]
+    missed: list[TrueReach]
+    false: list[D]
+
+
+def score(truth: list[TrueReach], found: list[D]) -> Scored[D]:
+    """Pairs each true reach with the found one that shares a lane and overlaps it in time
+    most closely in t0; what is left over on either side is missed or false."""
+    left = list(found)
+    matched = []
+    missed = []
+    for true in truth:
+        candidates = [f for f in left if set(f.lanes) & set(true.lanes) and f.t0 < true.t1 and true.t0 < f.t1]
+        if not candidates:
+            missed.append(true)
+            continue
+        best = min(candidates, key=lambda f: abs(f.t0 - true.t0))
+        left.remove(best)
+        matched.append((true, best))
+    return Scored(matched, missed, left)
