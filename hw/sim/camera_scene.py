@@ -167,7 +167,9 @@ class CameraScene:
 
     def _clear(self, planned: list[_Move]) -> bool:
         """No other shopper's hand in the same or a neighbouring lane near that time."""
-        for visit in self._visits:
+        for visit in reversed(self._visits):  # shoppers, in the order they came
+            if visit.start < planned[0].t0 - 120_000:  # nobody stays two minutes
+                break
             for other in visit.moves:
                 for move in planned:
                     near_in_time = move.t0 < other.t1 + MERGE_GUARD_MS and other.t0 < move.t1 + MERGE_GUARD_MS

@@ -1,0 +1,76 @@
+"""`storenode run` for a camera, end to end: frames (a rendered scene in real time, or a
+recording replayed from a folder), the model, the pipeline, the runtime, the broker and
+the gateway's journal."""
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from edge.protocol.roles import Role
+from firmware_tests.conftest import Store, wait_until
+from hw.sim.camera_render import Renderer, ShelfView
+from hw.sim.camera_scene import CameraScene
+from hw.sim.camera_source import DAY_MS
+
+
+def _events(store: Store, kind: str) -> list[dict]:  # type: ignore[type-arg]
+    rows = store.query("SELECT payload FROM journal WHERE dev='camera-01' AND type=? ORDER BY id", kind)
+    return [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
+
+
+def _camera(make_store, backend: str) -> tuple[Store, Path]:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("camera-01", Role.CAMERA)])
+    config = store.node_config("camera-01")
+    text = config.read_text().replace('backend = "sim"', backend).replace('shelf = "camera-01"', 'shelf = "shelf-01"')
+    config.write_text(text)
+    store.start_gateway()
+    return store, config
+
+
+def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) -> None:  # type: ignore[no-untyped-def]
+    store, config = _camera(make_store, 'backend = "sim"\nseed = 4')
+    node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
+    started = time.monotonic()
+    wait_until(lambda: len(_events(store, "interaction")) >= 3, 40, "the scene's first three reaches")
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(15) == 0
+    ran_s = time.monotonic() - started
+    truth = CameraScene(ShelfView(), 4, DAY_MS).truth()[:3]
+    found = _events(store, "interaction")[:3]
+    assert [tuple(e["lanes"]) for e in found] == [t.lanes for t in truth]
+    assert [e["holding"] for e in found] == [t.holding for t in truth]
+    for event, true in zip(found, truth, strict=True):  # same durations and spacing, on the node's clock
+        assert event["shelf"] == "shelf-01"
+        assert abs(event["x_mm"] - true.x_mm) <= 300 and abs(event["y_mm"] - true.y_mm) <= 300, (event, true)
+        assert abs((event["t1"] - event["t0"]) - (true.t1 - true.t0)) <= 250
+        assert abs((event["t0"] - found[0]["t0"]) - (true.t0 - truth[0].t0)) <= 250
+    presence = _events(store, "presence")
+    assert len(presence) >= 4 * (ran_s - 6), f"{len(presence)} presence detections in {ran_s:.0f} s"
+    assert any(p["people"] for p in presence)
+    gaps = sorted(b["ts"] - a["ts"] for a, b in zip(presence, presence[1:], strict=False))
+    assert 180 <= gaps[len(gaps) // 2] <= 220 and gaps[0] >= 100, f"5 Hz, not every frame: {gaps}"
+
+
+def test_a_replayed_recording_is_reported_and_the_node_idles_after_it(make_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = ShelfView()
+    scene, renderer = CameraScene(view, 11, 60_000), Renderer(view)
+    recording = tmp_path / "rec"
+    recording.mkdir()
+    for t in range(0, 9_500, 66):
+        Image.fromarray(renderer.render(scene.spec(t))).save(recording / f"{t:06d}.png")
+    store, config = _camera(make_store, f'backend = "replay"\npath = "{recording}"')
+    node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
+    truth = [r for r in scene.truth() if r.t1 < 9_000]
+    assert len(truth) == 2
+    wait_until(lambda: len(_events(store, "interaction")) >= len(truth), 40, "the recording's reaches")
+    time.sleep(2)
+    assert node.poll() is None, "a node whose recording ended idles until it is stopped"
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(15) == 0
+    found = _events(store, "interaction")
+    assert [(tuple(e["lanes"]), e["holding"]) for e in found] == [(t.lanes, t.holding) for t in truth]
+    spacing = found[1]["t0"] - found[0]["t0"]
+    assert abs(spacing - (truth[1].t0 - truth[0].t0)) <= 150, "the recording's own times are kept"
