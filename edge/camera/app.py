@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from edge.camera.interaction import Reach
 from edge.camera.model import DEFAULT_MODEL, HandLaneModel
-from edge.camera.pipeline import CameraPipeline, Person
+from edge.camera.pipeline import CameraPipeline
+from edge.camera.presence import Person
 from edge.camera.sources import Frame, open_source
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.messages import Interaction, Presence

@@ -53,3 +53,19 @@ class FloorCalibration:
 
     def to_image(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         return apply_homography(self.floor_to_image, x_mm, y_mm)
+
+    def pixels_per_mm(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """At each image pixel (u, v) of the floor: how many pixels a millimetre of floor spans
+        across the image (+x) and into it (+y) there."""
+        ones = np.ones_like(u, dtype=np.float64)
+        fx, fy, fw = np.einsum("ij,j...->i...", self.image_to_floor, np.stack([u, v, ones]))
+        x, y = fx / fw, fy / fw
+
+        def seen(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            iu, iv, iw = np.einsum("ij,j...->i...", self.floor_to_image, np.stack([px, py, ones]))
+            return iu / iw, iv / iw
+
+        u0, v0 = seen(x, y)
+        u1, _ = seen(x + 100, y)
+        _, v1 = seen(x, y + 100)
+        return np.abs(u1 - u0) / 100, np.abs(v1 - v0) / 100

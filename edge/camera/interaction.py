@@ -140,6 +140,8 @@ class InteractionTracker:
         self._closed.append(span)
 
     def _emit(self, t_ms: int, final: bool) -> list[Reach]:
+        if not self._closed:  # a group is only ever reported once one of its spans has closed
+            return []
         reaches = []
         for group in _groups([*self._closed, *self._open.values()], self._config.merge_gap_ms):
             end = max(s.end for s in group)

