@@ -57,7 +57,7 @@ demo: install mosquitto-optional
 	$(BIN)/python -m hw.sim.demo
 
 bench: install mosquitto
-	@set -e; for script in bench/*.py; do \
+	@set -e; for script in bench/[!_]*.py; do \
 		echo "== $$script"; $(BIN)/python $$script $(if $(QUICK),--quick); done
 
 # Stubs of the RP2040 port and MicroPython's stdlib, apart from the venv: they replace the

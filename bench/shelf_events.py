@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._scoring import percentile  # noqa: E402
 from edge.shelf.detector import DetectorConfig, LaneDetector, ShelfDetector, WeightChange  # noqa: E402
 from edge.shelf.mcu_protocol import BoardClock, BoardFrame, FrameDecoder, encode_frame  # noqa: E402
 from hw.sim.hx711 import PERIOD_NS, Hx711Chip  # noqa: E402
@@ -46,13 +47,6 @@ from hw.sim.shelf_activity import ActivityConfig, Lane, TrueChange  # noqa: E402
 LANES = 16
 CHAIN_LANES = 4
 WALL_BASE_MS = 1_790_000_000_000
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def detect(lane: int, samples: Iterable[tuple[int, int]], config: DetectorConfig) -> list[tuple[WeightChange, int]]:

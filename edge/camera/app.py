@@ -1,78 +1,27 @@
 """The camera node's app: frames from the source through the pipeline, `interaction` events
 and `presence` detections out through the node runtime.
 
-The lane path runs on this thread for every frame. Presence runs on a thread of its own,
-presence_hz times a second of frame time: it is always handed the latest frame due, and a
-frame it has not yet started on is replaced (counted in `presence_dropped`), so a slow
-presence answer never delays the lanes. LiteRT lets go of the GIL while it invokes, so the
-two paths share the CPU cores. When a replayed recording ends, the open interactions are
-closed and the node idles until it is stopped.
+The lane path runs on this thread for every frame. Presence runs in a process of its own,
+presence_hz times a second of frame time: a frame due while it is still busy with the last
+one is skipped (counted in `presence_dropped`), so a slow presence answer never delays the
+lanes. When a replayed recording ends, the open interactions are closed and the node idles
+until it is stopped.
 """
 
 import logging
 import threading
-from collections.abc import Callable
 
 from edge.camera.interaction import Reach
 from edge.camera.model import DEFAULT_MODEL, HandLaneModel
 from edge.camera.pipeline import CameraPipeline
 from edge.camera.presence import Person
-from edge.camera.sources import Frame, open_source
+from edge.camera.presence_process import PresenceProcess
+from edge.camera.sources import open_source
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.messages import Interaction, Presence
 from edge.runtime.node import UNSTAMPED, Node
 
 log = logging.getLogger(__name__)
-
-
-class PresenceWorker:
-    """Runs the presence path on the latest frame handed to it, one at a time."""
-
-    def __init__(self, find: Callable[[Frame], None], block: bool = False) -> None:
-        self._find = find
-        self._block = block  # wait for a free slot instead of replacing (benchmarks: every frame counts)
-        self._slot: Frame | None = None
-        self._closed = False
-        self._changed = threading.Condition()
-        self.dropped = 0
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="presence", daemon=True)
-        self._thread.start()
-
-    def offer(self, frame: Frame) -> None:
-        with self._changed:
-            if self.error is not None:
-                raise RuntimeError("the presence path failed") from self.error
-            while self._block and self._slot is not None:
-                self._changed.wait()
-            if self._slot is not None:
-                self.dropped += 1
-            self._slot = frame
-            self._changed.notify_all()
-
-    def close(self) -> None:
-        """Finish the frame in hand, then stop."""
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                while self._slot is None and not self._closed:
-                    self._changed.wait()
-                frame, self._slot = self._slot, None
-                self._changed.notify_all()
-            if frame is None:
-                return
-            try:
-                self._find(frame)
-            except BaseException as error:  # handed to the lane thread, which stops the app
-                log.exception("presence failed")
-                with self._changed:
-                    self.error = error
-                return
 
 
 def interaction(shelf: str, reach: Reach) -> Interaction:
@@ -97,11 +46,11 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
     pipeline = CameraPipeline(camera, HandLaneModel(model_path, len(camera.lanes), camera.threads))
     source = open_source(node.config, node.base)
 
-    def find_people(frame: Frame) -> None:
-        people: list[Person] = pipeline.people(frame.image)
-        node.emit(Presence(**UNSTAMPED, people=people), ts=frame.t_ms)
+    def seen(t_ms: int, people: list[Person]) -> None:
+        pipeline.see(people)
+        node.emit(Presence(**UNSTAMPED, people=people), ts=t_ms)
 
-    presence = PresenceWorker(find_people)
+    presence = PresenceProcess(camera, seen)
     period_ms = 1000 / camera.presence_hz
     next_presence = 0.0
     last_t = 0

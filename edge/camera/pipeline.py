@@ -5,9 +5,9 @@ the model, then the interaction tracker. The presence path runs a few times a se
 people on the floor. Its latest answer tells the lane path who stands at each lane: the
 person nearest the lane's front, within reach, is taking part in whatever happens there.
 A person standing at a shelf barely moves in the fifth of a second between two presence
-answers. The app runs the two paths on separate threads so that presence never holds up a
-frame (edge/camera/app.py). Here they are plain calls, so that a recorded sequence gives the
-same answer every time.
+answers. The app runs presence in a process of its own so that it never holds up a frame
+(edge/camera/presence_process.py). Here both are plain calls, so that a recorded sequence
+gives the same answer every time.
 """
 
 import math
@@ -20,6 +20,16 @@ from edge.camera.interaction import InteractionConfig, InteractionTracker, LaneS
 from edge.camera.lanes import LaneCropper
 from edge.camera.presence import Person, PresenceConfig, PresenceDetector
 from edge.runtime.config import CameraConfig
+
+
+def floor_calibration(camera: CameraConfig) -> FloorCalibration:
+    return FloorCalibration.from_points(
+        [(float(u), float(v)) for u, v in camera.floor_image], [(float(x), float(y)) for x, y in camera.floor_mm]
+    )
+
+
+def presence_detector(camera: CameraConfig) -> PresenceDetector:
+    return PresenceDetector(floor_calibration(camera), PresenceConfig(floor_top=camera.floor_top))
 
 
 class LaneModel(Protocol):
@@ -47,10 +57,8 @@ class CameraPipeline:
         self._cropper = LaneCropper(rois, model.input_size, (camera.height, camera.width))
         self._model = model
         self._tracker = InteractionTracker(camera.lanes, interaction or InteractionConfig())
-        calibration = FloorCalibration.from_points(
-            [(float(u), float(v)) for u, v in camera.floor_image], [(float(x), float(y)) for x, y in camera.floor_mm]
-        )
-        self._presence = PresenceDetector(calibration, PresenceConfig(floor_top=camera.floor_top))
+        calibration = floor_calibration(camera)
+        self._presence = presence_detector(camera)
         # A lane's front edge seen on the floor plane: where a shopper reaching in stands nearest to.
         self._lane_floor = {roi.lane: calibration.to_floor((roi.x0 + roi.x1) / 2, roi.y1) for roi in rois}
         self._reach_mm = camera.reach_mm
@@ -66,10 +74,14 @@ class CameraPipeline:
         return self._tracker.add(t_ms, lane_scores, self._reachers)
 
     def people(self, image: np.ndarray) -> list[Person]:
-        """The presence path: people on the floor in this frame. They become the lanes' reachers."""
+        """The presence path, in line: people on the floor in this frame, who become the lanes' reachers."""
         found = self._presence.add(image)
-        self._reachers = reachers(self._lane_floor, found, self._reach_mm)
+        self.see(found)
         return found
+
+    def see(self, people: list[Person]) -> None:
+        """The latest people on the floor, found here or by a presence process."""
+        self._reachers = reachers(self._lane_floor, people, self._reach_mm)
 
     def flush(self, t_ms: int) -> list[Reach]:
         return self._tracker.flush(t_ms)
