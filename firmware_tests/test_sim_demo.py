@@ -1,5 +1,6 @@
 """`make demo` runs end to end on either broker and accounts for every event it sent."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ def test_demo_on_mosquitto_survives_a_gateway_crash_with_nothing_lost(tmp_path: 
     assert "broker: mosquitto listening on 127.0.0.1:" in output
     assert "gateway killed with SIGKILL" in output and "gateway restarted" in output
     assert "lost 0, journaled twice 0, rejected 0" in output
+    sightings = re.search(r"reported the people in the aisle (\d+) times", output)
+    assert sightings and int(sightings[1]) >= 20, "the camera app ran: 5 presence reports a second"
 
 
 def test_demo_falls_back_to_amqtt_and_loses_nothing(tmp_path: Path) -> None:

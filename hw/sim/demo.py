@@ -2,8 +2,9 @@
 
 It provisions a fresh site, starts a broker (Mosquitto with the generated config, or amqtt
 in process when Mosquitto is missing), the gateway, and nodes as real processes: two shelf
-nodes running the shelf app on simulated lanes with shoppers at them (`storenode run`,
-backend sim), and a camera and a gate publishing synthetic traffic until their apps exist.
+nodes running the shelf app on simulated lanes with shoppers at them and a camera running
+the camera app on a rendered scene of shoppers at shelf-01 (`storenode run`, backend sim),
+and a gate publishing synthetic traffic until its app exists.
 It shows what the gateway journals, kills the gateway with SIGKILL part-way and restarts
 it, and ends with what each node made beside what the journal holds.
 """
@@ -29,7 +30,7 @@ STORE = "demo"
 NODES: list[tuple[str, Role, float]] = [
     ("shelf-01", Role.SHELF, 0),
     ("shelf-02", Role.SHELF, 0),
-    ("camera-01", Role.CAMERA, 10.0),
+    ("camera-01", Role.CAMERA, 0),
     ("gate-01", Role.GATE, 1.0),
 ]
 
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.root, ignore_errors=True)
     args.root.mkdir(parents=True)
     port = free_port()
-    site = build_site(args.root / "site", STORE, [(name, role) for name, role, _ in NODES], port)
+    site = build_site(
+        args.root / "site", STORE, [(name, role) for name, role, _ in NODES], port, watches={"camera-01": "shelf-01"}
+    )
     for seed, (name, _, _) in enumerate(NODES, start=1):
         node_toml = site.node_dir(name) / "node.toml"
         text = node_toml.read_text().replace('backend = "sim"', f'backend = "sim"\nseed = {seed}')
@@ -160,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         total_twice += twice
         print(f"{name:10} {made_events:>6} {rows:>9} {spooled:>8} {lost:>5} {twice:>6}")
     weights = db.execute("SELECT count(*) FROM journal WHERE type='weight'").fetchone()[0]
-    print(f"\nthe shelves saw {weights} picks and put-backs")
+    reaches = db.execute("SELECT count(*) FROM journal WHERE type='interaction'").fetchone()[0]
+    sightings = db.execute("SELECT count(*) FROM journal WHERE type='presence'").fetchone()[0]
+    print(f"\nthe shelves saw {weights} picks and put-backs; the camera saw {reaches} reaches into shelf-01's lanes")
+    print(f"and reported the people in the aisle {sightings} times")
     rejects = db.execute("SELECT count(*) FROM rejects").fetchone()[0]
     print(f"\nlost {total_lost}, journaled twice {total_twice}, rejected {rejects}; journal {journal}")
     print(f"inspect it: .venv/bin/storegw --config {site.gateway_config} devices | journal --stats")
