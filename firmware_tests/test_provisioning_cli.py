@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.runtime.config import load_node_config
 from gateway.provisioning.cli import main
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
@@ -77,6 +78,17 @@ def test_rerunning_init_and_add_node_keeps_fingerprints(tmp_path: Path, capsys: 
     code, second_node, _ = run(capsys, "--site", root, "add-node", "cam-2", "camera")
     assert code == 0
     assert FINGERPRINT.findall(second_node) == FINGERPRINT.findall(first_node)
+
+
+def test_a_camera_is_added_watching_the_shelf_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(tmp_path / "site")
+    run(capsys, "--site", root, "init", "--store", "s")
+    code, _, _ = run(capsys, "--site", root, "add-node", "cam-3", "camera", "--shelf", "shelf-09")
+    assert code == 0
+    config, _ = load_node_config(Site(Path(root)).node_dir("cam-3") / "node.toml")
+    assert config.camera is not None and config.camera.shelf == "shelf-09"
+    code, _, err = run(capsys, "--site", root, "add-node", "shelf-09", "shelf", "--shelf", "shelf-09")
+    assert code == 2 and "only camera nodes" in err
 
 
 def test_add_node_before_init_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

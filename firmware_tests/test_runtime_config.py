@@ -241,3 +241,28 @@ def test_read_toml_is_strict_for_any_schema(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "extra = 1\n")
     with pytest.raises(ConfigError, match="extra"):
         read_toml(path, NodeConfig)
+
+
+CAMERA = MINIMAL.replace('role = "shelf"', 'role = "camera"') + '\n[camera]\nshelf = "shelf-01"\n'
+
+
+def test_a_camera_table_defaults_to_the_reference_mount(tmp_path: Path) -> None:
+    config, _ = load_node_config(write(tmp_path, CAMERA))
+    camera = config.camera
+    assert camera is not None and camera.shelf == "shelf-01"
+    assert (camera.width, camera.height, camera.fps, camera.format) == (256, 192, 15, "RGB888")
+    assert camera.lanes == [0, 1, 2, 3] and len(camera.rois) == 4 and len(camera.floor_mm) == 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("lanes = [0, 1]", "2 lanes but 4 rois"),
+        ("rois = [[16, 48, 72, 98], [72, 48, 128, 98], [128, 48, 184, 98], [184, 48, 300, 98]]", "lane 3's roi"),
+        ("floor_mm = [[0, 100], [1200, 100], [1200, 1600]]", "floor_image and floor_mm"),
+        ("floor_top = 192", "floor_top 192"),
+        ('format = "XRGB8888"', "format"),
+    ],
+)
+def test_a_camera_table_that_does_not_add_up_is_refused_by_name(tmp_path: Path, extra: str, named: str) -> None:
+    assert named in config_error(write(tmp_path, CAMERA + extra + "\n"))

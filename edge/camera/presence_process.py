@@ -2,9 +2,10 @@
 
 On a thread, presence's stretches of Python would hold the GIL while the lane path waits
 to hand the next crops to the model. In a separate process the two never wait for each
-other, and a Pi 5's four cores run both. Frames pass through one shared-memory slot: the
-lane thread copies a frame in only when the child has finished with the last one, and
-otherwise drops it (or waits, when every frame must count, as in benchmarks). Results come
+other, and a Pi 5's four cores run both. The floor part of a frame, all that presence
+looks at, passes through one shared-memory slot. The lane thread copies a frame in only
+when the child has finished with the last one, and otherwise drops it (or waits, when
+every frame must count, as in benchmarks). Results come
 back over a pipe to a receiver thread, which hands them to `on_people`.
 """
 
@@ -25,14 +26,18 @@ from edge.runtime.config import CameraConfig
 log = logging.getLogger(__name__)
 
 
+def _floor_shape(camera: CameraConfig) -> tuple[int, ...]:
+    return presence_detector(camera).floor(np.empty((camera.height, camera.width, 3), np.uint8)).shape
+
+
 def _serve(camera: CameraConfig, memory_name: str, link: Connection) -> None:
     memory = SharedMemory(memory_name)
     try:
-        image = np.ndarray((camera.height, camera.width, 3), np.uint8, memory.buf)
+        floor = np.ndarray(_floor_shape(camera), np.uint8, memory.buf)
         detector = presence_detector(camera)
         while (t_ms := link.recv()) is not None:
-            link.send((t_ms, detector.add(image)))
-        del image  # the buffer must have no views left when it closes
+            link.send((t_ms, detector.add_floor(floor)))
+        del floor  # the buffer must have no views left when it closes
     finally:
         memory.close()
 
@@ -41,8 +46,10 @@ class PresenceProcess:
     def __init__(self, camera: CameraConfig, on_people: Callable[[int, list[Person]], None], block: bool = False):
         self._on_people = on_people
         self._block = block
-        self._memory = SharedMemory(create=True, size=camera.height * camera.width * 3)
-        self._slot = np.ndarray((camera.height, camera.width, 3), np.uint8, self._memory.buf)
+        self._floor = presence_detector(camera).floor  # only the floor is copied across
+        shape = _floor_shape(camera)
+        self._memory = SharedMemory(create=True, size=int(np.prod(shape)))
+        self._slot = np.ndarray(shape, np.uint8, self._memory.buf)
         self._link, child_link = multiprocessing.Pipe()
         # spawn, not fork: the node has threads (the MQTT link's), which fork would copy mid-flight
         context = multiprocessing.get_context("spawn")
@@ -69,7 +76,7 @@ class PresenceProcess:
                 self.dropped += 1
                 return
             self._busy = True
-        np.copyto(self._slot, frame.image)
+        np.copyto(self._slot, self._floor(frame.image))
         self._link.send(frame.t_ms)
 
     def wait(self) -> None:

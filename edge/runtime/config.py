@@ -73,7 +73,8 @@ class CameraConfig(Section, frozen=True):
     width: Annotated[int, Meta(ge=64, le=1920)] = 256  # the low-resolution stream the node works on
     height: Annotated[int, Meta(ge=48, le=1080)] = 192
     fps: Annotated[int, Meta(ge=1, le=60)] = 15
-    format: Literal["YUV420", "RGB888", "BGR888"] = "YUV420"  # picamera2's lores format (RGB888 on a Pi 5 only)
+    # picamera2's lores format: RGB888 needs a Pi 5 (the design's camera board); a Pi 4 only gives YUV420
+    format: Literal["YUV420", "RGB888", "BGR888"] = "RGB888"
     # Per lane, in the order of lanes: [x0, y0, x1, y1], the lane's front down to the shelf edge.
     rois: list[tuple[Pixel, Pixel, Pixel, Pixel]] = msgspec.field(
         default_factory=lambda: [(16, 48, 72, 98), (72, 48, 128, 98), (128, 48, 184, 98), (184, 48, 240, 98)]

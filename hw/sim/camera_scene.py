@@ -6,8 +6,9 @@ Each visit: a shopper walks in from one end of the aisle, stops within arm's len
 shelf, makes one to three reaches, sometimes leans their head close to a lane without
 reaching, and walks on. A reach takes the lane's product (most often), puts one back, or
 touches and leaves with nothing; one in ten sweeps on into the neighbouring lane. Passers-by
-cross further out, some pushing carts, and shadows sometimes cross the shelf. The light
-drifts slowly. Two shoppers may be at the shelf at once, but never with reaches into the
+cross further out, some pushing carts, and shadows sometimes cross the shelf. Each scene
+has its own light level, colour cast and gradient, and the light drifts slowly; a hand
+darting in or out of a lane blurs. Two shoppers may be at the shelf at once, but never with reaches into the
 same or neighbouring lanes at nearly the same time. Those would be one reach to any
 camera, and to the ground truth they are two.
 
@@ -26,6 +27,7 @@ from hw.sim.camera_render import HELD_OUT_TEXTURES, Cart, FrameSpec, Lighting, P
 
 WALK_MM_S = 1_100
 MERGE_GUARD_MS = 700  # reaches of two shoppers this close in time are kept two lanes apart
+FAST_MS = 200  # a hand entering or leaving a lane moves fast enough to blur for this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +86,10 @@ class CameraScene:
         rng = random.Random(seed)
         base = HELD_OUT_TEXTURES if held_out else 0
         self.products = tuple(base + rng.randrange(HELD_OUT_TEXTURES) for _ in view.lanes)
-        self._noise = rng.uniform(2.0, 5.0)
+        self._gain = rng.uniform(0.65, 1.3)
+        self._noise = rng.uniform(2.0, 7.0)
         self._cast = (rng.uniform(0.9, 1.1), rng.uniform(0.95, 1.05), rng.uniform(0.9, 1.1))
-        self._gradient = rng.uniform(-0.25, 0.25)
+        self._gradient = rng.uniform(-0.35, 0.35)
         self._light_phase = rng.uniform(0, 2 * math.pi)
         self._seed = seed
         self._visits: list[_Visit] = []
@@ -201,6 +204,7 @@ class CameraScene:
 
     def spec(self, t_ms: int) -> FrameSpec:
         people, carts = [], []
+        blur = 0
         for visit in self._present(t_ms):
             x, y = visit.where(t_ms)
             reach = None
@@ -209,6 +213,8 @@ class CameraScene:
                     item = move.item_in if t_ms < move.swap else move.item_out
                     depth = 0.2 + 0.8 * math.sin(math.pi * (t_ms - move.t0) / max(1, move.t1 - move.t0))
                     reach = Reach(move.lane_index, move.across, depth, item)
+                    if t_ms - move.t0 < FAST_MS or move.t1 - t_ms <= FAST_MS:
+                        blur = 3  # the hand darting in or out smears across the exposure
             lean = next((lane for t0, t1, lane in visit.leans if t0 <= t_ms < t1), None)
             people.append(replace(visit.look, x_mm=x, y_mm=y, reach=reach, lean_lane=lean))
             if visit.cart:
@@ -218,8 +224,8 @@ class CameraScene:
             for t0, t1, v, radius in self._shadows
             if t0 <= t_ms < t1
         )
-        gain = 1.0 + 0.12 * math.sin(self._light_phase + 2 * math.pi * t_ms / 900_000)
-        lighting = Lighting(gain=gain, cast=self._cast, gradient=self._gradient, noise=self._noise)
+        gain = self._gain * (1.0 + 0.12 * math.sin(self._light_phase + 2 * math.pi * t_ms / 900_000))
+        lighting = Lighting(gain=gain, cast=self._cast, gradient=self._gradient, noise=self._noise, blur=blur)
         return FrameSpec(self.products, tuple(people), tuple(carts), shadows, lighting, seed=self._seed * 7919 + t_ms)
 
 
