@@ -31,14 +31,14 @@ def _camera(make_store, backend: str) -> tuple[Store, Path]:  # type: ignore[no-
 
 
 def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) -> None:  # type: ignore[no-untyped-def]
-    store, config = _camera(make_store, 'backend = "sim"\nseed = 4')
+    store, config = _camera(make_store, 'backend = "sim"\nseed = 1')
     node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
     started = time.monotonic()
     wait_until(lambda: len(_events(store, "interaction")) >= 3, 40, "the scene's first three reaches")
     node.send_signal(signal.SIGTERM)
     assert node.wait(15) == 0
     ran_s = time.monotonic() - started
-    truth = CameraScene(ShelfView(), 4, DAY_MS).truth()[:3]
+    truth = CameraScene(ShelfView(), 1, DAY_MS).truth()[:3]
     found = _events(store, "interaction")[:3]
     assert [tuple(e["lanes"]) for e in found] == [t.lanes for t in truth]
     assert [e["holding"] for e in found] == [t.holding for t in truth]

@@ -54,6 +54,6 @@ def test_run_refuses_bad_config_missing_key_and_unreadable_boot_state(tmp_path: 
 
 
 def test_run_says_which_role_apps_this_build_lacks(tmp_path: Path) -> None:
-    site = build_site(tmp_path / "site", "test", [("camera-01", Role.CAMERA)], 1883)
-    result = storenode(site.node_dir("camera-01") / "node.toml", "run")
-    assert result.returncode == 2 and "no app for role camera" in result.stderr
+    site = build_site(tmp_path / "site", "test", [("gate-01", Role.GATE)], 1883)
+    result = storenode(site.node_dir("gate-01") / "node.toml", "run")
+    assert result.returncode == 2 and "no app for role gate" in result.stderr
