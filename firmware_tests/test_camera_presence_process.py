@@ -4,7 +4,6 @@ queued while it is busy, and a dead child reported instead of waited on."""
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -73,10 +72,27 @@ def test_a_dead_child_is_an_error_on_the_next_offer() -> None:
         pid = presence._process.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while presence.error is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        presence._process.join(10)
         with pytest.raises(RuntimeError, match="presence process failed"):
             presence.offer(Frame(200, FRAMES[1]))
+    finally:
+        presence.close()
+
+
+def test_a_child_dying_with_a_frame_in_hand_is_an_error_too() -> None:
+    answers = Answers()
+    presence = PresenceProcess(CAMERA, answers)
+    try:
+        presence.offer(Frame(0, FRAMES[0]))
+        assert answers.arrived.wait(20)
+        pid = presence._process.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # stuck, then gone, mid-frame
+        presence.offer(Frame(200, FRAMES[1]))
+        os.kill(pid, signal.SIGKILL)
+        presence.wait()
+        assert isinstance(presence.error, (EOFError, OSError))
+        with pytest.raises(RuntimeError, match="presence process failed"):
+            presence.offer(Frame(400, FRAMES[2]))
     finally:
         presence.close()

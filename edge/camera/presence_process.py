@@ -2,11 +2,12 @@
 
 On a thread, presence's stretches of Python would hold the GIL while the lane path waits
 to hand the next crops to the model. In a separate process the two never wait for each
-other, and a Pi 5's four cores run both. The floor part of a frame, all that presence
-looks at, passes through one shared-memory slot. The lane thread copies a frame in only
-when the child has finished with the last one, and otherwise drops it (or waits, when
-every frame must count, as in benchmarks). Results come
-back over a pipe to a receiver thread, which hands them to `on_people`.
+other, and a Pi 5's four cores run both. The floor rows of a frame, all that presence
+looks at, pass through one shared-memory slot. The lane thread only hands a frame over, and
+only when the child has answered for the last one; otherwise it drops the frame (or waits,
+when every frame must count, as in benchmarks). A courier thread copies the frame across,
+signals the child over a pipe, and hands the answer to `on_people`, while the lane thread
+is back in the model.
 """
 
 import logging
@@ -46,7 +47,7 @@ class PresenceProcess:
     def __init__(self, camera: CameraConfig, on_people: Callable[[int, list[Person]], None], block: bool = False):
         self._on_people = on_people
         self._block = block
-        self._floor = presence_detector(camera).floor  # only the floor is copied across
+        self._floor = presence_detector(camera).floor  # only the floor rows are copied across
         shape = _floor_shape(camera)
         self._memory = SharedMemory(create=True, size=int(np.prod(shape)))
         self._slot = np.ndarray(shape, np.uint8, self._memory.buf)
@@ -58,26 +59,31 @@ class PresenceProcess:
         )
         self._process.start()
         child_link.close()
-        self._busy = False
+        self._pending: Frame | None = None  # handed over by offer(), not yet sent to the child
+        self._busy = False  # from offer() until its answer has been handed on
         self._closing = False
         self._changed = threading.Condition()
         self.dropped = 0
         self.error: BaseException | None = None
-        self._receiver = threading.Thread(target=self._receive, name="presence-results", daemon=True)
-        self._receiver.start()
+        self._courier = threading.Thread(target=self._carry, name="presence-link", daemon=True)
+        self._courier.start()
 
     def offer(self, frame: Frame) -> None:
+        """Hand a frame over and return at once: the courier thread copies it across while the
+        lane path gets on with the next frame (the frame must not be written to afterwards)."""
         with self._changed:
             while self._block and self._busy and self.error is None:
                 self._changed.wait()
+            if self.error is None and not self._process.is_alive():  # died while idle: the courier cannot tell
+                self.error = ChildProcessError(f"presence process exit code {self._process.exitcode}")
             if self.error is not None:
                 raise RuntimeError("the presence process failed") from self.error
             if self._busy:
                 self.dropped += 1
                 return
             self._busy = True
-        np.copyto(self._slot, self._floor(frame.image))
-        self._link.send(frame.t_ms)
+            self._pending = frame
+            self._changed.notify_all()
 
     def wait(self) -> None:
         """Until the child has answered for the frame in hand."""
@@ -90,36 +96,44 @@ class PresenceProcess:
         self.wait()
         with self._changed:
             self._closing = True
-        if self.error is None:
-            self._link.send(None)
+            self._changed.notify_all()
+        self._courier.join(10)
         self._process.join(10)
         if self._process.is_alive():
             self._process.kill()
-        self._receiver.join(10)
         self._link.close()
         del self._slot
         self._memory.close()
         self._memory.unlink()
 
-    def _receive(self) -> None:
+    def _carry(self) -> None:
+        """Frames to the child, answers back to on_people, one at a time."""
         while True:
+            with self._changed:
+                while self._pending is None and not self._closing:
+                    self._changed.wait()
+                frame, self._pending = self._pending, None
             try:
+                if frame is None:
+                    self._link.send(None)
+                    return
+                np.copyto(self._slot, self._floor(frame.image))
+                self._link.send(frame.t_ms)
                 t_ms, people = self._link.recv()
             except (EOFError, OSError) as gone:
-                with self._changed:
-                    if not self._closing:
-                        self.error = gone
-                        log.error("the presence process ended unexpectedly (exit code %s)", self._process.exitcode)
-                    self._changed.notify_all()
+                self._fail(gone, f"the presence process ended unexpectedly (exit code {self._process.exitcode})")
                 return
             try:
                 self._on_people(t_ms, people)
             except BaseException as error:
-                log.exception("handling presence failed")
-                with self._changed:
-                    self.error = error
-                    self._changed.notify_all()
+                self._fail(error, "handling presence failed")
                 return
             with self._changed:
                 self._busy = False
                 self._changed.notify_all()
+
+    def _fail(self, error: BaseException, why: str) -> None:
+        log.error("%s: %s", why, error)
+        with self._changed:
+            self.error = error
+            self._changed.notify_all()
