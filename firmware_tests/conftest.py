@@ -54,7 +54,8 @@ class Store:
     def node_config(self, node: str) -> Path:
         return self.site.node_dir(node) / "node.toml"
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, *args: str, own_group: bool = False) -> subprocess.Popen[bytes]:
+        """`own_group`: in a process group of its own, to be signalled as a whole (as systemd stops a service)."""
         with open(self.root / f"{name}.log", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, *args],
@@ -62,6 +63,7 @@ class Store:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=own_group,
             )
         self.processes.append(process)
         return process

@@ -3,6 +3,7 @@ recording replayed from a folder), the model, the pipeline, the runtime, the bro
 the gateway's journal."""
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -74,3 +75,15 @@ def test_a_replayed_recording_is_reported_and_the_node_idles_after_it(make_store
     assert [(tuple(e["lanes"]), e["holding"]) for e in found] == [(t.lanes, t.holding) for t in truth]
     spacing = found[1]["t0"] - found[0]["t0"]
     assert abs(spacing - (truth[1].t0 - truth[0].t0)) <= 150, "the recording's own times are kept"
+
+
+def test_a_stop_sent_to_the_whole_process_group_is_a_clean_stop(make_store) -> None:  # type: ignore[no-untyped-def]
+    """systemd and Ctrl-C signal the presence child too: the node still stops in order."""
+    store, config = _camera(make_store, 'backend = "sim"\nseed = 1')
+    node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run", own_group=True)
+    wait_until(lambda: len(_events(store, "presence")) >= 10, 30, "the camera running, presence and all")
+    os.killpg(node.pid, signal.SIGINT)  # Ctrl-C at a terminal; systemd sends SIGTERM the same way
+    assert node.wait(20) == 0
+    log = (store.root / "camera-01.log").read_text()
+    assert "presence process failed" not in log and "Traceback" not in log
+    wait_until(lambda: store.query("SELECT state FROM devices WHERE dev='camera-01'") == [("stopped",)], 10, "stopped")

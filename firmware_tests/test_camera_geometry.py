@@ -29,3 +29,13 @@ def test_too_few_or_collinear_marks_are_refused() -> None:
         FloorCalibration.from_points(IMAGE[:3], FLOOR[:3])
     with pytest.raises(ValueError, match="degenerate"):
         FloorCalibration.from_points([(0, 0), (1, 1), (2, 2), (3, 3)], FLOOR)
+    with pytest.raises(ValueError, match="three of the four"):  # one mark taped on the line of two others
+        FloorCalibration.from_points([(24.0, 102.0), (232.0, 102.0), (128.0, 102.0), (-40.0, 191.0)], FLOOR)
+    with pytest.raises(ValueError, match="three of the four"):
+        FloorCalibration.from_points(IMAGE, [(0.0, 100.0), (1200.0, 100.0), (600.0, 100.0), (0.0, 1600.0)])
+
+
+def test_more_than_four_marks_are_fitted_even_with_three_in_a_row() -> None:
+    image = [*IMAGE, (128.0, 102.0)]  # a fifth mark between the two near ones
+    calibration = FloorCalibration.from_points(image, [*FLOOR, (600.0, 100.0)])
+    assert calibration.to_floor(128.0, 102.0) == pytest.approx((600.0, 100.0), abs=2.0)

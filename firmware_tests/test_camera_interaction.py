@@ -176,3 +176,29 @@ def test_each_lane_takes_the_position_of_its_own_reacher() -> None:
     for t, scores in frames([(0, 500, 1000, ITEM), (3, 500, 1000, HAND)], until=2000):
         out += tracker.add(t, scores, {0: (150, 300), 3: (1_050, 420)})
     assert [(r.lanes, r.x_mm, r.y_mm) for r in out] == [((0,), 150, 300), ((3,), 1_050, 420)]
+
+
+def test_holding_is_judged_on_the_hands_own_frames_not_the_empty_lane_after() -> None:
+    # Empty lanes still carry small scores, whose item share can be anything: the frame after
+    # the hand left (still inside the median's window) must not take part in the verdict.
+    def timeline(hand: Hand, noise: Hand) -> list[tuple[int, list[LaneScores]]]:
+        return [
+            (t, [LaneScores(2, 1 - sum(h), *h) for h in [hand if 500 <= t < 800 else noise]])
+            for t in range(0, 2000, 100)
+        ]
+
+    assert [r.holding for r in reaches(timeline((0.25, 0.6), noise=(0.05, 0.0)))] == ["item"]
+    assert [r.holding for r in reaches(timeline((0.6, 0.25), noise=(0.0, 0.05)))] == ["none"]
+
+
+def test_a_lane_stuck_in_is_dropped_and_does_not_hold_back_its_neighbours() -> None:
+    config = InteractionConfig(max_ms=5_000)
+    tracker = InteractionTracker([0, 1], config)
+    hands = [(0, 0, 60_000, HAND), (1, 2_000, 2_500, ITEM), (1, 20_000, 20_600, HAND)]
+    out = []
+    stuck_seen = []
+    for t, scores in frames(hands, until=70_000):
+        out += tracker.add(t, scores, {})
+        stuck_seen.append(tracker.stuck)
+    assert [(r.lanes, r.t0) for r in out] == [((1,), 2_000), ((1,), 20_000)], "lane 0's 60 s is not a reach"
+    assert stuck_seen[100] == [0] and stuck_seen[-1] == [], "stuck while it reads in, free once it reads out"

@@ -3,6 +3,7 @@ every reach found on the right lanes and times, and attributed to whoever stood 
 
 import math
 
+import numpy as np
 import pytest
 
 from edge.camera.interaction import Reach
@@ -36,7 +37,7 @@ def run() -> tuple[CameraScene, list[Reach], list[tuple[int, list[tuple[int, int
         t = n * 1000 // FPS
         image = renderer.render(scene.spec(t))
         if n % 3 == 0:  # presence at 5 Hz
-            seen.append((t, [(round(x), round(y)) for x, y in scene.people(t)], pipeline.people(image)))
+            seen.append((t, [(round(x), round(y)) for x, y in scene.people(t)], pipeline.people(t, image)))
         found += pipeline.lanes(t, image)
     found += pipeline.flush(end)
     return scene, found, seen
@@ -78,3 +79,29 @@ def test_people_standing_at_the_shelf_are_seen_where_they_stand(run) -> None:  #
     assert len(errors) >= 50
     errors.sort()
     assert errors[int(0.95 * len(errors))] <= 150
+
+
+class ScriptedModel:
+    """Scores as if a hand were in lane 0 whenever `hand` is set: the model's interface only."""
+
+    input_size = 32
+
+    def __init__(self) -> None:
+        self.hand = False
+
+    def invoke(self, crops: np.ndarray) -> np.ndarray:
+        rows = [[0.05, 0.9, 0.05] if self.hand and lane == 0 else [1.0, 0.0, 0.0] for lane in range(len(crops))]
+        return np.asarray(rows, np.float32)
+
+
+@pytest.mark.parametrize(("seen_at", "located"), [(1_900, True), (500, False)])
+def test_people_seen_too_long_ago_are_not_taken_for_the_reacher(seen_at: int, located: bool) -> None:
+    model = ScriptedModel()
+    pipeline = CameraPipeline(CameraConfig(shelf="shelf-01"), model)
+    pipeline.see(seen_at, [(150, 300, 900)])
+    blank = np.zeros((192, 256, 3), np.uint8)
+    found = []
+    for t in range(1_800, 4_000, 100):
+        model.hand = 2_000 <= t < 2_600
+        found += pipeline.lanes(t, blank)
+    assert [(r.lanes, r.located) for r in found] == [((0,), located)]

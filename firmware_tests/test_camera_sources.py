@@ -1,6 +1,7 @@
 """Frame sources: the Pi camera through picamera2 (a simulated camera behind the real
 source), recorded frames from a folder, and the backend choice."""
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PIL import Image
 from edge.camera.picamera2_source import Picamera2Source, to_rgb, yuv420_to_rgb
 from edge.camera.replay_source import ReplaySource
 from edge.camera.sources import open_source
+from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError
 from edge.runtime.config import CameraConfig, HardwareConfig, NodeConfig
 from hw.sim import picamera2 as fake
@@ -42,7 +44,9 @@ def test_rgb888_is_blue_first_in_memory_and_comes_back_red_first() -> None:
 
 @pytest.fixture
 def camera() -> Iterator[fake.SimCamera]:
-    yield fake.install(fake.SimCamera(lambda t_ms: FRAME))
+    camera = fake.SimCamera(lambda t_ms: FRAME)
+    fake.install(camera)
+    yield camera
     fake.uninstall()
 
 
@@ -59,11 +63,33 @@ def test_the_picamera2_source_gives_rgb_frames_stamped_at_exposure(camera: fake.
     assert all(20 <= gap <= 50 for gap in gaps), f"frames 33 ms apart at 30 fps, stamped {gaps}"
 
 
-def test_no_camera_is_an_error_not_a_hang() -> None:
-    fake.install(fake.SimCamera(lambda t_ms: FRAME))
-    fake.uninstall()
-    with pytest.raises(ModuleNotFoundError):
-        Picamera2Source((VIEW.width, VIEW.height), 30, "YUV420")
+def test_no_camera_connected_is_an_error_not_a_hang() -> None:
+    fake.install(None)
+    try:
+        with pytest.raises(RuntimeError, match="Camera __init__"):
+            Picamera2Source((VIEW.width, VIEW.height), 30, "YUV420")
+    finally:
+        fake.uninstall()
+
+
+def test_a_size_the_camera_adjusts_is_refused_and_the_camera_released() -> None:
+    camera = fake.install(fake.SimCamera(lambda t_ms: FRAME[:144, :208], size_align=16))
+    try:
+        with pytest.raises(ValueError, match="not the configured"):
+            Picamera2Source((200, 144), 30, "YUV420")  # libcamera would give 208 x 144
+        assert camera is not None and camera.opened == camera.closed == 1
+    finally:
+        fake.uninstall()
+
+
+def test_a_slow_reader_gets_the_newest_frame_not_a_backlog(camera: fake.SimCamera) -> None:
+    source = Picamera2Source((VIEW.width, VIEW.height), 30, "RGB888")
+    first = source.read()
+    time.sleep(0.5)  # 15 frames' time
+    late = source.read()
+    source.close()
+    assert late.t_ms - first.t_ms >= 400, "the frames exposed while nobody read are gone"
+    assert late.t_ms <= wall_ms(), "and the one returned was exposed before it was read"
 
 
 def _write(folder: Path, names: list[str], image: np.ndarray = FRAME) -> None:

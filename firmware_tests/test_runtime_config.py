@@ -262,6 +262,7 @@ def test_a_camera_table_defaults_to_the_reference_mount(tmp_path: Path) -> None:
         ("floor_mm = [[0, 100], [1200, 100], [1200, 1600]]", "floor_image and floor_mm"),
         ("floor_top = 192", "floor_top 192"),
         ('format = "XRGB8888"', "format"),
+        ("width = 255", "must be even"),
     ],
 )
 def test_a_camera_table_that_does_not_add_up_is_refused_by_name(tmp_path: Path, extra: str, named: str) -> None:

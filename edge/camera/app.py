@@ -8,6 +8,7 @@ lanes. When a replayed recording ends, the open interactions are closed and the 
 until it is stopped.
 """
 
+import contextlib
 import logging
 import threading
 
@@ -47,14 +48,16 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
     source = open_source(node.config, node.base)
 
     def seen(t_ms: int, people: list[Person]) -> None:
-        pipeline.see(people)
+        pipeline.see(t_ms, people)
         node.emit(Presence(**UNSTAMPED, people=people), ts=t_ms)
 
-    presence = PresenceProcess(camera, seen)
     period_ms = 1000 / camera.presence_hz
     next_presence = 0.0
     last_t = 0
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(source.close)
+        presence = PresenceProcess(camera, seen)
+        cleanup.callback(presence.close)
         while not stopping.is_set():
             frame = source.read()
             if frame is None:
@@ -66,13 +69,10 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
                 node.emit(interaction(camera.shelf, reach))
             if frame.t_ms >= next_presence:
                 presence.offer(frame)
-                next_presence = max(
-                    next_presence + period_ms, frame.t_ms + period_ms / 2
-                )  # the cadence, or afresh after a gap
+                # Keep the cadence, or start it afresh after a gap in the frames.
+                next_presence = max(next_presence + period_ms, frame.t_ms + period_ms / 2)
             node.counters["presence_dropped"] = presence.dropped
+            node.counters["lanes_stuck"] = len(pipeline.stuck)
         for reach in pipeline.flush(last_t):
             node.emit(interaction(camera.shelf, reach))
         stopping.wait()
-    finally:
-        presence.close()
-        source.close()

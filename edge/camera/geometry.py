@@ -5,6 +5,8 @@ The floor calibration is a homography fitted to four (or more) marks on the floo
 store coordinates the installer knows; with exactly four it passes through them.
 """
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +29,21 @@ def fit_homography(source: list[tuple[float, float]], target: list[tuple[float, 
     for (x, y), (u, v) in zip(source, target, strict=True):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, -u])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, -v])
-    _, singular, vt = np.linalg.svd(np.asarray(rows, dtype=np.float64))
-    if singular[-2] < 1e-9 * singular[0]:
-        raise ValueError("the calibration points are degenerate (three of them on one line?)")
+    for points in (source, target):
+        if len(points) == 4 and any(_collinear(*triple) for triple in itertools.combinations(points, 3)):
+            raise ValueError("the calibration points are degenerate: three of the four lie on one line")
+    _, _, vt = np.linalg.svd(np.asarray(rows, dtype=np.float64))
     matrix = vt[-1].reshape(3, 3)
+    if abs(matrix[2, 2]) < 1e-12 or np.linalg.cond(matrix) > 1e12:
+        raise ValueError("the calibration points are degenerate: they do not pin down a plane")
     return matrix / matrix[2, 2]
+
+
+def _collinear(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> bool:
+    """Whether c lies on the line through a and b, to within a thousandth of their spread."""
+    cross = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    spread = max(math.dist(a, b), math.dist(a, c), math.dist(b, c))
+    return abs(cross) <= 1e-3 * spread * spread
 
 
 def apply_homography(matrix: np.ndarray, x: float, y: float) -> tuple[float, float]:

@@ -37,6 +37,7 @@ class InteractionConfig:
     median_frames: int = 3  # median over this many frames per lane, before the hysteresis
     merge_gap_ms: int = 300  # spans of neighbouring lanes closer than this in time are one reach
     min_ms: int = 100  # shorter spans are flicker
+    max_ms: int = 20_000  # longer ones are not a hand but something in view that looks like one
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +82,13 @@ class InteractionTracker:
     def __init__(self, lanes: list[int], config: InteractionConfig) -> None:
         self._config = config
         self._windows = {lane: self._empty_window() for lane in lanes}
-        self._times: deque[int] = deque(maxlen=config.median_frames // 2 + 1)  # the last frames' times
+        lag = config.median_frames // 2 + 1
+        self._times: deque[int] = deque(maxlen=lag)  # the last frames' times
+        # Each lane's raw scores of those frames: the holding verdict reads the frame the median speaks for.
+        self._raw: dict[int, deque[LaneScores | None]] = {lane: deque(maxlen=lag) for lane in lanes}
         self._open: dict[int, _Span] = {}
         self._closed: list[_Span] = []  # kept spans whose group has not been reported yet
+        self._stuck: set[int] = set()  # lanes "in" for longer than max_ms, ignored until they read out
 
     def add(self, t_ms: int, scores: list[LaneScores], reachers: Mapping[int, tuple[int, int]]) -> list[Reach]:
         """One frame, with the floor position of whoever reaches towards each lane (where
@@ -94,8 +99,15 @@ class InteractionTracker:
         for lane, window in self._windows.items():
             s = by_lane.get(lane)
             window.append(s.hand + s.item if s is not None else 0.0)
-            self._step(lane, t_ms, smoothed_t, statistics.median(window), s, reachers.get(lane))
+            raw = self._raw[lane]
+            raw.append(s)
+            self._step(lane, smoothed_t, statistics.median(window), raw[0], reachers.get(lane))
         return self._emit(smoothed_t, final=False)
+
+    @property
+    def stuck(self) -> list[int]:
+        """Lanes read as "hand in" for longer than any reach: something in view looks like a hand."""
+        return sorted(self._stuck)
 
     def flush(self, t_ms: int) -> list[Reach]:
         """End every open interaction at t_ms (node stopping)."""
@@ -103,22 +115,31 @@ class InteractionTracker:
             self._close(lane, t_ms)
         self._windows = {lane: self._empty_window() for lane in self._windows}
         self._times.clear()
+        for raw in self._raw.values():
+            raw.clear()
         return self._emit(t_ms, final=True)
 
     def _empty_window(self) -> deque[float]:
         n = self._config.median_frames
         return deque([0.0] * n, maxlen=n)
 
-    def _step(
-        self, lane: int, t_ms: int, smoothed_t: int, p_in: float, s: LaneScores | None, reacher: tuple[int, int] | None
-    ) -> None:
+    def _step(self, lane: int, t_ms: int, p_in: float, s: LaneScores | None, reacher: tuple[int, int] | None) -> None:
+        """The frame at t_ms (the one the median speaks for) on one lane, with its raw scores."""
+        if lane in self._stuck:
+            if p_in < self._config.leave:
+                self._stuck.discard(lane)
+            return
         span = self._open.get(lane)
         if span is None:
             if p_in < self._config.enter:
                 return
-            span = self._open[lane] = _Span(lane, smoothed_t)
+            span = self._open[lane] = _Span(lane, t_ms)
         elif p_in < self._config.leave:
-            self._close(lane, smoothed_t)
+            self._close(lane, t_ms)
+            return
+        elif t_ms - span.t0 > self._config.max_ms:  # no hand stays this long: drop it, free its neighbours
+            del self._open[lane]
+            self._stuck.add(lane)
             return
         span.p_sum += p_in
         span.frames += 1

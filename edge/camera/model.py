@@ -43,6 +43,12 @@ class HandLaneModel:
         exit_ = self._interpreter.get_output_details()[0]
         self._output = exit_["index"]
         self._scale, self._zero = exit_["quantization"]
+        if exit_["dtype"] not in (np.uint8, np.int8) or not self._scale:
+            raise ValueError(
+                f"{path} does not give quantised scores (output {exit_['dtype']}, {exit_['quantization']})"
+            )
+        if tuple(exit_["shape"]) != (lanes, 3):
+            raise ValueError(f"{path} gives {tuple(exit_['shape'])} scores for {lanes} lanes, not ({lanes}, 3)")
 
     def invoke(self, crops: np.ndarray) -> np.ndarray:
         """Lanes x 3 probabilities (empty, hand, item) for a batch of lane crops."""

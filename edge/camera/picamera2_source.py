@@ -56,16 +56,23 @@ class Picamera2Source:
 
         self._width, self._height = size
         self._camera: Any = Picamera2()
-        config = self._camera.create_video_configuration(
-            main={"size": FULL_SIZE},
-            lores={"size": size, "format": pixel_format},
-            colour_space=ColorSpace.Sycc(),
-            controls={"FrameRate": fps},
-            buffer_count=4,
-        )
-        self._camera.configure(config)
-        self._format = self._camera.camera_config["lores"]["format"]
-        self._camera.start()
+        try:
+            config = self._camera.create_video_configuration(
+                main={"size": FULL_SIZE},
+                lores={"size": size, "format": pixel_format},
+                colour_space=ColorSpace.Sycc(),
+                controls={"FrameRate": fps},
+                buffer_count=4,
+            )
+            self._camera.configure(config)
+            lores = self._camera.camera_config["lores"]
+            if tuple(lores["size"]) != size:  # libcamera may align a size: the regions would be off
+                raise ValueError(f"the camera gives a {lores['size']} lores stream, not the configured {size}")
+            self._format = lores["format"]
+            self._camera.start()
+        except BaseException:
+            self._camera.close()
+            raise
 
     def read(self) -> Frame:
         request = self._camera.capture_request()

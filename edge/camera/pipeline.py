@@ -32,6 +32,9 @@ def presence_detector(camera: CameraConfig) -> PresenceDetector:
     return PresenceDetector(floor_calibration(camera), PresenceConfig(floor_top=camera.floor_top))
 
 
+STALE_MS = 1_000
+
+
 class LaneModel(Protocol):
     input_size: int
 
@@ -63,6 +66,7 @@ class CameraPipeline:
         self._lane_floor = {roi.lane: calibration.to_floor((roi.x0 + roi.x1) / 2, roi.y1) for roi in rois}
         self._reach_mm = camera.reach_mm
         self._reachers: dict[int, tuple[int, int]] = {}
+        self._reachers_t: int | None = None  # the frame they were seen in
 
     def lanes(self, t_ms: int, image: np.ndarray) -> list[Reach]:
         """The lane path, for every frame: the interactions this frame completes."""
@@ -71,17 +75,26 @@ class CameraPipeline:
             LaneScores(lane, empty, hand, item)
             for lane, (empty, hand, item) in zip(self._lanes, scores.tolist(), strict=True)
         ]
-        return self._tracker.add(t_ms, lane_scores, self._reachers)
+        seen_t = self._reachers_t
+        fresh = seen_t is not None and abs(t_ms - seen_t) <= STALE_MS
+        return self._tracker.add(t_ms, lane_scores, self._reachers if fresh else {})
 
-    def people(self, image: np.ndarray) -> list[Person]:
+    def people(self, t_ms: int, image: np.ndarray) -> list[Person]:
         """The presence path, in line: people on the floor in this frame, who become the lanes' reachers."""
         found = self._presence.add(image)
-        self.see(found)
+        self.see(t_ms, found)
         return found
 
-    def see(self, people: list[Person]) -> None:
-        """The latest people on the floor, found here or by a presence process."""
+    def see(self, t_ms: int, people: list[Person]) -> None:
+        """The people on the floor in the frame at t_ms, found here or by a presence process.
+        They stand for the reachers until STALE_MS later: a presence path that has stopped
+        answering must not pin later reaches on whoever stood there then."""
         self._reachers = reachers(self._lane_floor, people, self._reach_mm)
+        self._reachers_t = t_ms
+
+    @property
+    def stuck(self) -> list[int]:
+        return self._tracker.stuck
 
     def flush(self, t_ms: int) -> list[Reach]:
         return self._tracker.flush(t_ms)

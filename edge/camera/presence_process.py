@@ -12,6 +12,7 @@ is back in the model.
 
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -25,6 +26,7 @@ from edge.camera.sources import Frame
 from edge.runtime.config import CameraConfig
 
 log = logging.getLogger(__name__)
+ANSWER_TIMEOUT_S = 5.0  # presence takes milliseconds: a child silent this long is hung
 
 
 def _floor_shape(camera: CameraConfig) -> tuple[int, ...]:
@@ -32,6 +34,10 @@ def _floor_shape(camera: CameraConfig) -> tuple[int, ...]:
 
 
 def _serve(camera: CameraConfig, memory_name: str, link: Connection) -> None:
+    # Ctrl-C and a service manager's stop reach the whole process group: the node stops this
+    # child itself, after the frame in hand, instead of finding it gone mid-frame.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     memory = SharedMemory(memory_name)
     try:
         floor = np.ndarray(_floor_shape(camera), np.uint8, memory.buf)
@@ -57,7 +63,13 @@ class PresenceProcess:
         self._process = context.Process(
             target=_serve, args=(camera, self._memory.name, child_link), name="presence", daemon=True
         )
-        self._process.start()
+        try:
+            self._process.start()
+        except BaseException:
+            del self._slot
+            self._memory.close()
+            self._memory.unlink()
+            raise
         child_link.close()
         self._pending: Frame | None = None  # handed over by offer(), not yet sent to the child
         self._busy = False  # from offer() until its answer has been handed on
@@ -85,20 +97,19 @@ class PresenceProcess:
             self._pending = frame
             self._changed.notify_all()
 
-    def wait(self) -> None:
-        """Until the child has answered for the frame in hand."""
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Until the child has answered for the frame in hand (or failed, or the timeout)."""
         with self._changed:
-            while self._busy and self.error is None:
-                self._changed.wait()
+            self._changed.wait_for(lambda: not self._busy or self.error is not None, timeout_s)
 
     def close(self) -> None:
-        """Let the child finish the frame in hand, then stop it."""
-        self.wait()
+        """Let the child finish the frame in hand, then stop it; a child that does not is killed."""
+        self.wait(ANSWER_TIMEOUT_S)
         with self._changed:
             self._closing = True
             self._changed.notify_all()
-        self._courier.join(10)
-        self._process.join(10)
+        self._courier.join(ANSWER_TIMEOUT_S + 1)
+        self._process.join(2)
         if self._process.is_alive():
             self._process.kill()
         self._link.close()
@@ -119,8 +130,10 @@ class PresenceProcess:
                     return
                 np.copyto(self._slot, self._floor(frame.image))
                 self._link.send(frame.t_ms)
+                if not self._link.poll(ANSWER_TIMEOUT_S):
+                    raise TimeoutError(f"no answer in {ANSWER_TIMEOUT_S} s")
                 t_ms, people = self._link.recv()
-            except (EOFError, OSError) as gone:
+            except (EOFError, OSError) as gone:  # TimeoutError is an OSError
                 self._fail(gone, f"the presence process ended unexpectedly (exit code {self._process.exitcode})")
                 return
             try:

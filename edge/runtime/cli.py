@@ -26,8 +26,10 @@ def _run(config_path: Path) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     node.start()
-    app(node, stopping)
-    left = node.stop()
+    try:
+        app(node, stopping)
+    finally:  # an app that fails still leaves its spool closed and `stopped` published
+        left = node.stop()
     # One line for whoever started the node (the demo, a technician): what this boot made.
     print(json.dumps({"node": config.node, "boot": node.boot, "made": node.made, "spool": left}), flush=True)
     return 0

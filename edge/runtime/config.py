@@ -93,6 +93,8 @@ class CameraConfig(Section, frozen=True):
     reach_mm: Annotated[int, Meta(ge=100, le=3000)] = 900  # farthest a reaching person stands from the lane
 
     def __post_init__(self) -> None:
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"[camera] width and height must be even (YUV420 halves them): {self.width}x{self.height}")
         if len(self.rois) != len(self.lanes):
             raise ValueError(
                 f"[camera] has {len(self.lanes)} lanes but {len(self.rois)} rois: one [x0, y0, x1, y1] each"

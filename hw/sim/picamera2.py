@@ -46,9 +46,10 @@ def rgb_to_yuv420(rgb: np.ndarray, stride: int) -> np.ndarray:
 class SimCamera:
     """What the lens sees: `scene(t_ms)` is the RGB frame at t_ms after start."""
 
-    def __init__(self, scene: Callable[[int], np.ndarray], stride_align: int = 64) -> None:
+    def __init__(self, scene: Callable[[int], np.ndarray], stride_align: int = 64, size_align: int = 2) -> None:
         self.scene = scene
         self.stride_align = stride_align
+        self.size_align = size_align  # libcamera rounds stream sizes to what the ISP can scale to
         self.opened = 0
         self.closed = 0
 
@@ -96,11 +97,12 @@ class Picamera2:
         lores = config["lores"]
         if lores is None:
             raise ValueError("no lores stream configured")
-        width, height = lores["size"]
+        align = self._sim.size_align
+        width, height = (-(-n // align) * align for n in lores["size"])
         pixel_format = lores.get("format", "YUV420")
-        align = self._sim.stride_align
         row = width if pixel_format == "YUV420" else width * 3
-        lores = {**lores, "format": pixel_format, "stride": -(-row // align) * align}
+        align = self._sim.stride_align
+        lores = {**lores, "size": (width, height), "format": pixel_format, "stride": -(-row // align) * align}
         self.camera_config = {**config, "lores": lores}
 
     def start(self) -> None:
@@ -109,6 +111,9 @@ class Picamera2:
 
     def capture_request(self) -> _Request:
         period_ns = round(1e9 / self.camera_config["controls"].get("FrameRate", 30))
+        # A reader that falls behind gets the newest frame: the ones in between were overwritten.
+        behind = (time.monotonic_ns() - self._started_ns) // period_ns - 1
+        self._n = max(self._n, behind)
         exposed = self._started_ns + self._n * period_ns
         self._n += 1
         wait = exposed + period_ns - time.monotonic_ns()  # delivered a frame time after exposure starts
@@ -131,7 +136,8 @@ class Picamera2:
         self._sim.closed += 1
 
 
-def install(camera: SimCamera) -> SimCamera:
+def install(camera: SimCamera | None) -> SimCamera | None:
+    """Put the stand-in modules in place, showing `camera` (None: no camera is connected)."""
     Picamera2.camera = camera
     picamera2 = types.ModuleType("picamera2")
     picamera2.Picamera2 = Picamera2  # type: ignore[attr-defined]
