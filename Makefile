@@ -70,7 +70,7 @@ $(MPY_STUBS)/.installed: $(STAMP)
 
 lint: install $(MPY_STUBS)/.installed
 	$(BIN)/ruff check edge gateway upstream hw bench firmware_tests
-	$(BIN)/mypy edge gateway hw bench
+	$(BIN)/mypy edge gateway upstream hw bench
 	@errors=$$(MYPYPATH=$(MPY_STUBS) $(BIN)/mypy --custom-typeshed-dir $(MPY_STUBS) --no-site-packages \
 		--python-version 3.11 --follow-imports=silent --disallow-untyped-defs --config-file /dev/null edge/mcu/main.py \
 		2>&1 | grep -v -e '^$(MPY_STUBS)/' -e '^Found ' -e 'No \[mypy\] section'); \

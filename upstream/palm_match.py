@@ -1,0 +1,53 @@
+"""Palm template matching: the angular distance between two Competitive Codes, minimised
+over small shifts of the hand, one against many at once. Pure.
+
+Distance = the differing orientation bits over the cells both masks keep, divided by 3 per
+cell (the most two orientations can differ), so 0 is identical and about 0.5 is unrelated.
+The probe is shifted by up to SHIFT cells each way (25 placements, about ±8 px of the
+128 px region) and the smallest distance counts. Too little overlap counts as unrelated.
+"""
+
+import numpy as np
+
+from edge.protocol.palm_template import GRID, PalmTemplate
+
+SHIFT = 2
+MIN_OVERLAP = GRID * GRID // 4  # cells both masks must keep for a distance to mean anything
+
+
+def _shifted(planes: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The planes moved dx cells along a row and dy rows; what moves in is masked out (zero)."""
+    out = np.zeros_like(planes)
+    if dy >= 0:
+        out[:, dy:] = planes[:, : GRID - dy]
+    else:
+        out[:, :dy] = planes[:, -dy:]
+    return out << np.uint32(dx) if dx >= 0 else out >> np.uint32(-dx)
+
+
+PLACEMENTS = [(dx, dy) for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1)]
+
+
+def gallery(templates: list[PalmTemplate]) -> np.ndarray:
+    """Templates stacked for distances(): N x 4 x GRID uint32."""
+    return np.stack([t.planes for t in templates]) if templates else np.zeros((0, 4, GRID), np.uint32)
+
+
+def distances(probe: PalmTemplate, stacked: np.ndarray) -> np.ndarray:
+    """The probe's distance to each template of the gallery, best over the placements."""
+    best = np.ones(len(stacked))
+    for dx, dy in PLACEMENTS:
+        moved = _shifted(probe.planes, dx, dy)
+        both = moved[3] & stacked[:, 3]  # N x GRID
+        differ = (moved[0] ^ stacked[:, 0]) & both
+        bits = np.bitwise_count(differ).sum(axis=1, dtype=np.int64)
+        for plane in (1, 2):
+            bits += np.bitwise_count((moved[plane] ^ stacked[:, plane]) & both).sum(axis=1, dtype=np.int64)
+        overlap = np.bitwise_count(both).sum(axis=1, dtype=np.int64)
+        distance = np.where(overlap >= MIN_OVERLAP, bits / (3 * np.maximum(overlap, 1)), 1.0)
+        np.minimum(best, distance, out=best)
+    return best
+
+
+def distance(a: PalmTemplate, b: PalmTemplate) -> float:
+    return float(distances(a, gallery([b]))[0])
