@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from edge.gate.palm import PalmEncoder
 from edge.protocol.palm_template import GRID, PalmTemplate
-from upstream.palm_match import MIN_OVERLAP, distance, distances, gallery
+from hw.sim.palm import capture, identity
+from upstream.palm_match import MIN_OVERLAP, distance, distances, gallery, search
 
 
 def code(seed: int, mask_share: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -51,3 +53,16 @@ def test_one_against_many_is_each_pair() -> None:
     expected = [distance(probe, t) for t in templates]
     assert distances(probe, gallery(templates)).tolist() == pytest.approx(expected)
     assert distances(probe, gallery([])).shape == (0,)
+
+
+def test_a_search_finds_what_comparing_with_everything_finds() -> None:
+    # Real palm codes, whose orientation fields are smooth, so a hand placed a little off
+    # still stands out before any shifting: random codes would not (and are not palms).
+    encoder = PalmEncoder()
+    templates = [encoder.encode(capture(identity(i), 0)).template for i in range(60)]
+    probe = encoder.encode(capture(identity(30), 1)).template
+    everything = distances(probe, gallery(templates))
+    found = search(probe, gallery(templates), keep=5)
+    assert found[0][0] == 30 == int(np.argmin(everything))
+    assert found[0][1] == pytest.approx(everything[30])
+    assert [d for _, d in found] == sorted(d for _, d in found) and len(found) == 5

@@ -13,6 +13,7 @@ from edge.protocol.palm_template import GRID, PalmTemplate
 
 SHIFT = 2
 MIN_OVERLAP = GRID * GRID // 4  # cells both masks must keep for a distance to mean anything
+KEEP = 256  # templates a search takes from the unshifted pass to the full one
 
 
 def _shifted(planes: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -33,20 +34,36 @@ def gallery(templates: list[PalmTemplate]) -> np.ndarray:
     return np.stack([t.planes for t in templates]) if templates else np.zeros((0, 4, GRID), np.uint32)
 
 
+def _at(moved: np.ndarray, stacked: np.ndarray) -> np.ndarray:
+    """Distances of one placement of the probe to every template of the gallery."""
+    both = moved[3] & stacked[:, 3]  # N x GRID
+    bits = np.bitwise_count((moved[0] ^ stacked[:, 0]) & both).sum(axis=1, dtype=np.int64)
+    for plane in (1, 2):
+        bits += np.bitwise_count((moved[plane] ^ stacked[:, plane]) & both).sum(axis=1, dtype=np.int64)
+    overlap = np.bitwise_count(both).sum(axis=1, dtype=np.int64)
+    return np.where(overlap >= MIN_OVERLAP, bits / (3 * np.maximum(overlap, 1)), 1.0)
+
+
 def distances(probe: PalmTemplate, stacked: np.ndarray) -> np.ndarray:
     """The probe's distance to each template of the gallery, best over the placements."""
     best = np.ones(len(stacked))
     for dx, dy in PLACEMENTS:
-        moved = _shifted(probe.planes, dx, dy)
-        both = moved[3] & stacked[:, 3]  # N x GRID
-        differ = (moved[0] ^ stacked[:, 0]) & both
-        bits = np.bitwise_count(differ).sum(axis=1, dtype=np.int64)
-        for plane in (1, 2):
-            bits += np.bitwise_count((moved[plane] ^ stacked[:, plane]) & both).sum(axis=1, dtype=np.int64)
-        overlap = np.bitwise_count(both).sum(axis=1, dtype=np.int64)
-        distance = np.where(overlap >= MIN_OVERLAP, bits / (3 * np.maximum(overlap, 1)), 1.0)
-        np.minimum(best, distance, out=best)
+        np.minimum(best, _at(_shifted(probe.planes, dx, dy), stacked), out=best)
     return best
+
+
+def search(probe: PalmTemplate, stacked: np.ndarray, keep: int = KEEP) -> list[tuple[int, float]]:
+    """The gallery's templates nearest the probe, best first, as (index, distance): the `keep`
+    nearest without shifting, searched over every placement. One placement costs a 25th of
+    all of them, and a hand placed within the search's reach stays far nearer its own
+    template than an unrelated palm is, shifted or not."""
+    if len(stacked) > keep:
+        candidates = np.argpartition(_at(probe.planes, stacked), keep)[:keep]
+    else:
+        candidates = np.arange(len(stacked))
+    fine = distances(probe, stacked[candidates])
+    order = np.argsort(fine, kind="stable")
+    return [(int(candidates[i]), float(fine[i])) for i in order]
 
 
 def distance(a: PalmTemplate, b: PalmTemplate) -> float:
