@@ -29,18 +29,14 @@ log = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 5.0  # presence takes milliseconds: a child silent this long is hung
 
 
-def _floor_shape(camera: CameraConfig) -> tuple[int, ...]:
-    return presence_detector(camera).floor(np.empty((camera.height, camera.width, 3), np.uint8)).shape
-
-
-def _serve(camera: CameraConfig, memory_name: str, link: Connection) -> None:
+def _serve(camera: CameraConfig, memory_name: str, shape: tuple[int, ...], link: Connection) -> None:
     # Ctrl-C and a service manager's stop reach the whole process group: the node stops this
     # child itself, after the frame in hand, instead of finding it gone mid-frame.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.SIG_IGN)
     memory = SharedMemory(memory_name)
     try:
-        floor = np.ndarray(_floor_shape(camera), np.uint8, memory.buf)
+        floor = np.ndarray(shape, np.uint8, memory.buf)
         detector = presence_detector(camera)
         while (t_ms := link.recv()) is not None:
             link.send((t_ms, detector.add_floor(floor)))
@@ -54,14 +50,14 @@ class PresenceProcess:
         self._on_people = on_people
         self._block = block
         self._floor = presence_detector(camera).floor  # only the floor rows are copied across
-        shape = _floor_shape(camera)
+        shape = self._floor(np.empty((camera.height, camera.width, 3), np.uint8)).shape
         self._memory = SharedMemory(create=True, size=int(np.prod(shape)))
         self._slot = np.ndarray(shape, np.uint8, self._memory.buf)
         self._link, child_link = multiprocessing.Pipe()
         # spawn, not fork: the node has threads (the MQTT link's), which fork would copy mid-flight
         context = multiprocessing.get_context("spawn")
         self._process = context.Process(
-            target=_serve, args=(camera, self._memory.name, child_link), name="presence", daemon=True
+            target=_serve, args=(camera, self._memory.name, shape, child_link), name="presence", daemon=True
         )
         try:
             self._process.start()
