@@ -49,7 +49,7 @@ from edge.camera.sources import Frame  # noqa: E402
 from edge.runtime.config import CameraConfig  # noqa: E402
 from hw.sim.camera_dataset import lane_samples  # noqa: E402
 from hw.sim.camera_render import Renderer, ShelfView  # noqa: E402
-from hw.sim.camera_scene import CameraScene, score  # noqa: E402
+from hw.sim.camera_scene import CameraScene, score, well_seen  # noqa: E402
 
 FPS = 15
 PRESENCE_EVERY = 3  # frames: 5 Hz at 15 fps
@@ -69,12 +69,6 @@ def lane_f1(frames: int, threads: int) -> dict[str, float]:
         "lane_f1": float(2 * (hand_in & said_in).sum() / (hand_in.sum() + said_in.sum())),
         "lane_accuracy": float((predicted == labels).mean()),
     }
-
-
-def well_seen(person: tuple[float, float], everyone: list[tuple[float, float]]) -> bool:
-    x, y = person
-    alone = all(math.dist(person, other) > 700 for other in everyone if other != person)
-    return 100 <= x <= 1_100 and 200 <= y <= 600 and alone
 
 
 def scenes(count: int, seconds: int, threads: int) -> dict[str, float]:

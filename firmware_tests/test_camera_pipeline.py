@@ -11,7 +11,7 @@ from edge.camera.model import DEFAULT_MODEL, HandLaneModel
 from edge.camera.pipeline import CameraPipeline, reachers
 from edge.runtime.config import CameraConfig
 from hw.sim.camera_render import Renderer, ShelfView
-from hw.sim.camera_scene import CameraScene, score
+from hw.sim.camera_scene import CameraScene, score, well_seen
 
 FPS = 15
 
@@ -69,11 +69,7 @@ def test_people_standing_at_the_shelf_are_seen_where_they_stand(run) -> None:  #
     errors = []
     for _, true, detected in seen[5:]:  # the first frames learn the background
         for x, y in true:
-            if (
-                100 <= x <= 1_100
-                and 200 <= y <= 600
-                and all(math.dist((x, y), other) > 700 for other in true if other != (x, y))
-            ):
+            if well_seen((x, y), true):
                 near = [math.dist((x, y), (dx, dy)) for dx, dy, _ in detected]
                 errors.append(min(near) if near else math.inf)
     assert len(errors) >= 50

@@ -229,6 +229,14 @@ class CameraScene:
         return FrameSpec(self.products, tuple(people), tuple(carts), shadows, lighting, seed=self._seed * 7919 + t_ms)
 
 
+def well_seen(person: tuple[float, float], everyone: list[tuple[float, float]]) -> bool:
+    """Whether presence is scored on this person: standing where shoppers reach from, on the
+    floor the reference mount sees best, with nobody within 700 mm to merge with."""
+    x, y = person
+    alone = all(math.dist(person, other) > 700 for other in everyone if other != person)
+    return 100 <= x <= 1_100 and 200 <= y <= 600 and alone
+
+
 class Detected(Protocol):
     @property
     def lanes(self) -> tuple[int, ...]: ...
