@@ -39,9 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._scoring import percentile  # noqa: E402
-from edge.camera.geometry import LaneRoi  # noqa: E402
 from edge.camera.interaction import Reach  # noqa: E402
-from edge.camera.lanes import LaneCropper  # noqa: E402
 from edge.camera.model import DEFAULT_MODEL, HandLaneModel  # noqa: E402
 from edge.camera.pipeline import CameraPipeline  # noqa: E402
 from edge.camera.presence_process import PresenceProcess  # noqa: E402
@@ -133,8 +131,7 @@ def throughput(frames: int, threads: int, rounds: int = 9) -> dict[str, float]:
     images = [renderer.render(scene.spec(n * 1000 // FPS)) for n in range(frames)]
     camera = CameraConfig(shelf="shelf-01", threads=threads)
     model = HandLaneModel(DEFAULT_MODEL, len(camera.lanes), threads)
-    rois = [LaneRoi(lane, *roi) for lane, roi in zip(camera.lanes, camera.rois, strict=True)]
-    cropper = LaneCropper(rois, model.input_size, (camera.height, camera.width))
+    cropper = CameraPipeline(camera, model)
     crops = [cropper.crop(image) for image in images]
     bare: list[float] = []
     node: list[float] = []

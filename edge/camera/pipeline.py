@@ -68,9 +68,13 @@ class CameraPipeline:
         self._reachers: dict[int, tuple[int, int]] = {}
         self._reachers_t: int | None = None  # the frame they were seen in
 
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        """Each lane's region scaled to the model's input, in the order of the lanes."""
+        return self._cropper.crop(image)
+
     def lanes(self, t_ms: int, image: np.ndarray) -> list[Reach]:
         """The lane path, for every frame: the interactions this frame completes."""
-        scores = self._model.invoke(self._cropper.crop(image))
+        scores = self._model.invoke(self.crop(image))
         lane_scores = [
             LaneScores(lane, empty, hand, item)
             for lane, (empty, hand, item) in zip(self._lanes, scores.tolist(), strict=True)
