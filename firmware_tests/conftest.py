@@ -13,6 +13,7 @@ import time
 import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,11 @@ class Store:
         """(boot, seq) of a device's journaled events of one type, in journal order."""
         rows = self.query("SELECT boot, seq FROM journal WHERE dev=? AND type=? ORDER BY id", dev, kind)
         return [(int(boot), int(seq)) for boot, seq in rows]  # type: ignore[call-overload]
+
+    def events(self, dev: str, kind: str) -> list[dict[str, Any]]:
+        """A device's journaled events of one type, in journal order, as the JSON they carry."""
+        rows = self.query("SELECT payload FROM journal WHERE dev=? AND type=? ORDER BY id", dev, kind)
+        return [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
 
     def spool_path(self, node: str) -> Path:
         return self.site.node_dir(node) / "state" / "spool.db"

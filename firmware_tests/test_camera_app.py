@@ -2,7 +2,6 @@
 recording replayed from a folder), the model, the pipeline, the runtime, the broker and
 the gateway's journal."""
 
-import json
 import os
 import signal
 import time
@@ -15,11 +14,6 @@ from firmware_tests.conftest import Store, wait_until
 from hw.sim.camera_render import Renderer, ShelfView
 from hw.sim.camera_scene import CameraScene
 from hw.sim.camera_source import DAY_MS
-
-
-def _events(store: Store, kind: str) -> list[dict]:  # type: ignore[type-arg]
-    rows = store.query("SELECT payload FROM journal WHERE dev='camera-01' AND type=? ORDER BY id", kind)
-    return [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
 
 
 def _camera(make_store, backend: str) -> tuple[Store, Path]:  # type: ignore[no-untyped-def]
@@ -35,12 +29,12 @@ def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) ->
     store, config = _camera(make_store, 'backend = "sim"\nseed = 1')
     node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
     started = time.monotonic()
-    wait_until(lambda: len(_events(store, "interaction")) >= 3, 40, "the scene's first three reaches")
+    wait_until(lambda: len(store.events("camera-01", "interaction")) >= 3, 40, "the scene's first three reaches")
     node.send_signal(signal.SIGTERM)
     assert node.wait(15) == 0
     ran_s = time.monotonic() - started
     truth = CameraScene(ShelfView(), 1, DAY_MS).truth()[:3]
-    found = _events(store, "interaction")[:3]
+    found = store.events("camera-01", "interaction")[:3]
     assert [tuple(e["lanes"]) for e in found] == [t.lanes for t in truth]
     assert [e["holding"] for e in found] == [t.holding for t in truth]
     for event, true in zip(found, truth, strict=True):  # same durations and spacing, on the node's clock
@@ -48,7 +42,7 @@ def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) ->
         assert abs(event["x_mm"] - true.x_mm) <= 300 and abs(event["y_mm"] - true.y_mm) <= 300, (event, true)
         assert abs((event["t1"] - event["t0"]) - (true.t1 - true.t0)) <= 250
         assert abs((event["t0"] - found[0]["t0"]) - (true.t0 - truth[0].t0)) <= 250
-    presence = _events(store, "presence")
+    presence = store.events("camera-01", "presence")
     assert len(presence) >= 4 * (ran_s - 6), f"{len(presence)} presence detections in {ran_s:.0f} s"
     assert any(p["people"] for p in presence)
     gaps = sorted(b["ts"] - a["ts"] for a, b in zip(presence, presence[1:], strict=False))
@@ -66,12 +60,12 @@ def test_a_replayed_recording_is_reported_and_the_node_idles_after_it(make_store
     node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
     truth = [r for r in scene.truth() if r.t1 < 9_000]
     assert len(truth) == 2
-    wait_until(lambda: len(_events(store, "interaction")) >= len(truth), 40, "the recording's reaches")
+    wait_until(lambda: len(store.events("camera-01", "interaction")) >= len(truth), 40, "the recording's reaches")
     time.sleep(2)
     assert node.poll() is None, "a node whose recording ended idles until it is stopped"
     node.send_signal(signal.SIGTERM)
     assert node.wait(15) == 0
-    found = _events(store, "interaction")
+    found = store.events("camera-01", "interaction")
     assert [(tuple(e["lanes"]), e["holding"]) for e in found] == [(t.lanes, t.holding) for t in truth]
     spacing = found[1]["t0"] - found[0]["t0"]
     assert abs(spacing - (truth[1].t0 - truth[0].t0)) <= 150, "the recording's own times are kept"
@@ -81,7 +75,7 @@ def test_a_stop_sent_to_the_whole_process_group_is_a_clean_stop(make_store) -> N
     """systemd and Ctrl-C signal the presence child too: the node still stops in order."""
     store, config = _camera(make_store, 'backend = "sim"\nseed = 1')
     node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run", own_group=True)
-    wait_until(lambda: len(_events(store, "presence")) >= 10, 30, "the camera running, presence and all")
+    wait_until(lambda: len(store.events("camera-01", "presence")) >= 10, 30, "the camera running, presence and all")
     os.killpg(node.pid, signal.SIGINT)  # Ctrl-C at a terminal; systemd sends SIGTERM the same way
     assert node.wait(20) == 0
     log = (store.root / "camera-01.log").read_text()

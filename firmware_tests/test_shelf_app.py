@@ -1,7 +1,6 @@
 """`storenode run` for a shelf on the sim backend, end to end: simulated shoppers, load cells,
 calibration, the detector, the runtime, the broker and the gateway's journal."""
 
-import json
 import random
 import signal
 import time
@@ -22,8 +21,7 @@ def test_a_simulated_shelf_reports_each_lanes_changes_in_order(make_store) -> No
     time.sleep(25)
     node.send_signal(signal.SIGTERM)
     assert node.wait(15) == 0
-    rows = store.query("SELECT payload FROM journal WHERE dev='shelf-01' AND type='weight' ORDER BY id")
-    events = [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
+    events = store.events("shelf-01", "weight")
     assert len(events) >= 2, "25 s of simulated shoppers made fewer than two changes"
     for lane in range(4):
         model = Lane(lane, ActivityConfig(), random.Random(42 * 1009 + lane))
@@ -55,6 +53,5 @@ def test_the_board_firmware_through_the_mcu_source_to_journaled_events(make_stor
     wait_until(lambda: len(store.journaled("shelf-01", "weight")) >= 1, 20, "the step as a weight event")
     node.send_signal(signal.SIGTERM)
     assert node.wait(15) == 0
-    rows = store.query("SELECT payload FROM journal WHERE dev='shelf-01' AND type='weight' ORDER BY id")
-    events = [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
+    events = store.events("shelf-01", "weight")
     assert [(e["lane"], round(e["delta_mg"] / 1000)) for e in events] == [(1, round(300_000 / 420.0))]
