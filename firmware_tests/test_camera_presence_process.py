@@ -63,15 +63,20 @@ def test_frames_due_while_it_is_busy_are_dropped_not_queued() -> None:
     assert answers.got[0][0] == 0
 
 
+def answered_once(presence: PresenceProcess, answers: Answers) -> int:
+    """Have the child answer one frame (so it is up and idle); its pid."""
+    presence.offer(Frame(0, FRAMES[0]))
+    assert answers.arrived.wait(20)
+    pid = presence._process.pid
+    assert pid is not None
+    return pid
+
+
 def test_a_dead_child_is_an_error_on_the_next_offer() -> None:
     answers = Answers()
     presence = PresenceProcess(CAMERA, answers)
     try:
-        presence.offer(Frame(0, FRAMES[0]))
-        assert answers.arrived.wait(20)
-        pid = presence._process.pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
+        os.kill(answered_once(presence, answers), signal.SIGKILL)
         presence._process.join(10)
         with pytest.raises(RuntimeError, match="presence process failed"):
             presence.offer(Frame(200, FRAMES[1]))
@@ -83,10 +88,7 @@ def test_a_child_dying_with_a_frame_in_hand_is_an_error_too() -> None:
     answers = Answers()
     presence = PresenceProcess(CAMERA, answers)
     try:
-        presence.offer(Frame(0, FRAMES[0]))
-        assert answers.arrived.wait(20)
-        pid = presence._process.pid
-        assert pid is not None
+        pid = answered_once(presence, answers)
         os.kill(pid, signal.SIGSTOP)  # stuck, then gone, mid-frame
         presence.offer(Frame(200, FRAMES[1]))
         os.kill(pid, signal.SIGKILL)
