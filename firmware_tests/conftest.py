@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic
 from gateway.provisioning.site import DASHBOARD, Site
@@ -118,7 +119,7 @@ class Store:
     def events(self, dev: str, kind: str) -> list[dict[str, Any]]:
         """A device's journaled events of one type, in journal order, as the JSON they carry."""
         rows = self.query("SELECT payload FROM journal WHERE dev=? AND type=? ORDER BY id", dev, kind)
-        return [json.loads(bytes(payload)[64:]) for (payload,) in rows]  # type: ignore[call-overload]
+        return [json.loads(bytes(payload)[SIGNATURE_BYTES:]) for (payload,) in rows]  # type: ignore[call-overload]
 
     def spool_path(self, node: str) -> Path:
         return self.site.node_dir(node) / "state" / "spool.db"

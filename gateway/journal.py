@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import msgspec
 
+from edge.protocol.envelope import SIGNATURE_BYTES
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY,
@@ -47,8 +49,6 @@ CREATE TABLE IF NOT EXISTS devices (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-SIGNATURE_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
