@@ -1,13 +1,15 @@
 """The gate's palm pipeline up to the template. Pure: a region of interest in, a template and
 its scores out.
 
-The region (128 x 128 grey, as the sensor delivers it) is filtered by a bank of six real
-Gabor filters, one per orientation kπ/6, in the neurophysiology-based form that
-Competitive Code implementations use (DC removed, so flat skin answers zero). A palm line
-is dark, so the filter along its orientation answers most negatively. Each 4 x 4 block's
-mean responses give its winning orientation, and blocks where no orientation clearly wins
-(flat skin, crossings) are masked out. The result is a 32 x 32 Competitive Code
-(edge/protocol/palm_template.py), 512 bytes.
+The region (128 x 128 grey, as the sensor delivers it) is filtered by two banks of six
+real Gabor filters, one per orientation kπ/6, in the neurophysiology-based form that
+Competitive Code implementations use (DC removed, so flat skin answers zero): a broad one
+for the principal creases, which every palm has in much the same places, and a finer one
+for the secondary creases, which tell palms apart. A palm line is dark, so the filter
+along its orientation answers most negatively. Each 4 x 4 block's mean responses give its
+winning orientation at each scale; blocks where neither scale has a clear winner (flat
+skin) are masked out. The result is a two-scale 32 x 32 Competitive Code
+(edge/protocol/palm_template.py), 896 bytes.
 """
 
 import math
@@ -45,30 +47,36 @@ class PalmCode:
 
 
 class PalmEncoder:
-    # Tuned on synthetic identities 0..149 (bench/palm.py scores others): a low frequency
-    # (a period of about 25 px) follows the creases through blur better than CompCode's 0.35.
-    def __init__(self, omega: float = 0.25, kappa: float = 2.78, radius: int = 16, mask_share: float = 0.15) -> None:
-        self._bank = gabor_bank(omega, kappa, radius)
-        self._fine = gabor_bank(0.6, 2.0, 8)  # for quality: sharp creases answer it, blur and noise do not
-        self._mask_share = mask_share  # the weakest blocks masked out, as a share of all
+    # Tuned on synthetic identities 1000..1299 (bench/palm.py scores others): a low frequency
+    # (a period of about 25 px) follows the principal creases through blur better than
+    # CompCode's 0.35, and a period of about 13 px the secondary ones.
+    def __init__(self, mask_share: float = 0.15) -> None:
+        self._coarse = gabor_bank(0.25, 2.78, 16)
+        self._fine = gabor_bank(0.5, 2.78, 8)
+        self._sharp = gabor_bank(0.6, 2.0, 8)  # for quality: sharp creases answer it, blur and noise do not
+        self._mask_share = mask_share  # the weakest blocks of each scale, as a share of all
 
     def encode(self, roi: np.ndarray) -> PalmCode:
         if roi.shape != (ROI, ROI):
             raise ValueError(f"a palm region is {ROI} x {ROI} grey, not {roi.shape}")
         image = roi.astype(np.float64)
         image = (image - image.mean()) / (image.std() + 1e-6)
-        responses = np.stack([signal.fftconvolve(image, kernel, mode="same") for kernel in self._bank])
+        coarse, coarse_clear = self._code(image, self._coarse)
+        fine, fine_clear = self._code(image, self._fine)
+        return PalmCode(PalmTemplate.from_codes(coarse, fine, coarse_clear | fine_clear), self._quality(image))
+
+    def _code(self, image: np.ndarray, bank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each block's winning orientation under the bank, and whether it clearly wins."""
+        responses = np.stack([signal.fftconvolve(image, kernel, mode="same") for kernel in bank])
         blocks = responses.reshape(ORIENTATIONS, GRID, BLOCK, GRID, BLOCK).mean(axis=(2, 4))
-        winner = np.argmin(blocks, axis=0)
         ordered = np.sort(blocks, axis=0)
-        margin = ordered[1] - ordered[0]  # how clearly the winner wins
-        mask = margin > np.quantile(margin, self._mask_share)
-        return PalmCode(PalmTemplate.from_code(winner.astype(np.uint8), mask), self._quality(image))
+        margin = ordered[1] - ordered[0]
+        return np.argmin(blocks, axis=0).astype(np.uint8), margin > np.quantile(margin, self._mask_share)
 
     def _quality(self, image: np.ndarray) -> int:
         """How strongly the sharpest lines stand out at a fine scale (the 90th percentile of
         the best line answer per pixel, on the contrast-normalised image): flat skin or noise
         answers about 1.5, a sharp palm 5 and more, a smeared one about 3."""
-        fine = np.stack([signal.fftconvolve(image, kernel, mode="same") for kernel in self._fine])
-        lines = float(np.percentile(-fine.min(axis=0), 90))
+        sharp = np.stack([signal.fftconvolve(image, kernel, mode="same") for kernel in self._sharp])
+        lines = float(np.percentile(-sharp.min(axis=0), 90))
         return max(0, min(1000, round(1000 * (lines - 1.5) / 3.5)))
