@@ -24,6 +24,8 @@ captures of an identity (upstream/palm_enrol.py).
   rows from 8 different enrolments, so they have palms' statistics without belonging to
   anyone. search_100k_rank1 is the share of those probes whose own
   enrolment still comes first.
+- enrolments_retaken: enrolments refused because a capture lay too far from the first
+  (upstream/palm_enrol.MOST_APART) and taken again from 3 new captures, as the kiosk does.
 """
 
 import argparse
@@ -44,7 +46,7 @@ from bench._scoring import percentile  # noqa: E402
 from edge.gate.palm import PalmEncoder  # noqa: E402
 from edge.protocol.palm_template import PalmTemplate  # noqa: E402
 from hw.sim.palm import capture, identity  # noqa: E402
-from upstream.palm_enrol import enrol  # noqa: E402
+from upstream.palm_enrol import EnrolmentRefused, enrol  # noqa: E402
 from upstream.palm_match import Gallery, distances, search  # noqa: E402
 
 ENROL_CAPTURES = 3
@@ -52,6 +54,7 @@ MATED_SEED = 2_000_000  # far from the encoder's tuning seeds (1,000 .. 1,299) a
 OTHER_SEED = 3_000_000
 NON_MATED_SEED = 4_000_000
 FAR = 1e-4
+MAX_TRIES = 3
 BAND_ROWS = 4  # the made templates of the 100,000 join bands of this many rows from 8 enrolments
 FPIR = 0.005
 
@@ -72,17 +75,27 @@ FULL = Sizes(mated=500, captures=10, gallery=10_000, non_mated=500, non_mated_ca
 QUICK = Sizes(mated=60, captures=10, gallery=600, non_mated=60, non_mated_captures=5, search_probes=40)
 
 
-def _templates(seed: int, captures: int) -> np.ndarray:
+def _templates(seed: int, captures: int, first: int = 0) -> np.ndarray:
     palm = identity(seed)
-    return np.stack([_encoder.encode(capture(palm, seed * 100 + c)).template.planes for c in range(captures)])
+    return np.stack(
+        [_encoder.encode(capture(palm, seed * 100 + c)).template.planes for c in range(first, first + captures)]
+    )
 
 
-def _person(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """One identity's enrolment and its other captures as probes (planes)."""
+def _person(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """One identity's enrolment, its other captures as probes (planes), and how many
+    enrolments were refused first. A refused one is taken again from new captures, as the
+    enrolment kiosk does."""
     seed, captures = job
     planes = _templates(seed, captures)
-    enrolled = enrol([PalmTemplate(p) for p in planes[:ENROL_CAPTURES]])
-    return enrolled.planes, planes[ENROL_CAPTURES:]
+    for refused in range(MAX_TRIES):
+        try:
+            enrolled = enrol([PalmTemplate(p) for p in planes[:ENROL_CAPTURES]])
+            return enrolled.planes, planes[ENROL_CAPTURES:], refused
+        except EnrolmentRefused:
+            retaken = _templates(seed, ENROL_CAPTURES, first=captures + refused * ENROL_CAPTURES)
+            planes = np.concatenate([retaken, planes[ENROL_CAPTURES:]])
+    raise RuntimeError(f"identity {seed}: every enrolment refused")
 
 
 def _probes(job: tuple[int, int]) -> np.ndarray:
@@ -166,9 +179,10 @@ def main() -> None:
         strangers = np.concatenate(
             list(pool.map(_probes, [(NON_MATED_SEED + i, sizes.non_mated_captures) for i in range(sizes.non_mated)]))
         )
-    enrolled = np.stack([e for e, _ in people])
-    probes = np.stack([p for _, p in people])
-    gallery_planes = np.concatenate([enrolled, np.stack([e for e, _ in others])])
+    enrolled = np.stack([e for e, _, _ in people])
+    probes = np.stack([p for _, p, _ in people])
+    gallery_planes = np.concatenate([enrolled, np.stack([e for e, _, _ in others])])
+    retaken = sum(r for _, _, r in people + others)
     print(f"templates made in {time.monotonic() - started:.0f} s", file=sys.stderr)
 
     frr, far_threshold, genuine, impostor = verification(enrolled, probes)
@@ -193,6 +207,7 @@ def main() -> None:
         "search_100k_p95_ms": round(p95_ms, 1),
         "search_100k_rank1": round(rank1, 4),
         "gallery": len(gallery_planes),
+        "enrolments_retaken": retaken,
         "quick": args.quick,
     }
     print(json.dumps(result))

@@ -14,7 +14,7 @@ from edge.protocol.palm_template import ORIENTATIONS, PalmTemplate
 from upstream.palm_match import Gallery, distances_at, placements
 
 MIN_CAPTURES = 3
-MOST_APART = 0.3  # a capture further than this from the first is not of the same palm
+MOST_APART = 0.35  # a capture further than this from the first is not of the same palm
 _STRAY = 1  # orientation steps a capture may differ from the median and the cell still count
 
 
