@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edge.gate.palm import ROI, PalmEncoder, gabor_bank
-from hw.sim.palm import CaptureConditions, capture, identity
+from hw.sim.palm import CaptureConditions, capture, identity, presentation_attack
 from upstream.palm_match import distance
 
 ENCODER = PalmEncoder()
@@ -46,3 +46,11 @@ def test_a_region_of_the_wrong_size_is_refused() -> None:
 def test_no_palm_at_all_scores_no_quality() -> None:
     skin = np.random.default_rng(0).normal(128, 5, (ROI, ROI)).clip(0, 255).astype(np.uint8)
     assert ENCODER.encode(skin).quality_pm < 100
+
+
+def test_live_palms_score_live_and_prints_and_screens_do_not() -> None:
+    for seed in range(8):
+        palm = identity(40 + seed)
+        assert ENCODER.encode(capture(palm, seed)).live_pm >= 700
+        assert ENCODER.encode(presentation_attack(palm, seed, "print")).live_pm < 300
+        assert ENCODER.encode(presentation_attack(palm, seed, "screen")).live_pm < 300

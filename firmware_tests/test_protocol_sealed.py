@@ -53,9 +53,7 @@ def test_a_box_holding_anything_but_templates_is_refused(plain: list[bytes]) -> 
     import msgspec
     from nacl.public import SealedBox
 
-    sealed = base64.b64encode(
-        SealedBox(UPSTREAM.public_key).encrypt(msgspec.msgpack.encode([plain, None]))
-    ).decode()
+    sealed = base64.b64encode(SealedBox(UPSTREAM.public_key).encrypt(msgspec.msgpack.encode([plain, None]))).decode()
     with pytest.raises(SealError, match="no palm templates"):
         unseal(sealed, UPSTREAM)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from hw.sim.palm import SIZE, CaptureConditions, capture, identity
+from hw.sim.palm import SIZE, CaptureConditions, capture, identity, presentation_attack
 
 
 def test_the_same_seeds_give_the_same_capture_and_new_seeds_another() -> None:
@@ -32,3 +32,13 @@ def test_two_captures_of_a_palm_are_closer_than_captures_of_two_palms() -> None:
     same = np.corrcoef(blurred(capture(identity(4), 0)).ravel(), blurred(capture(identity(4), 1)).ravel())[0, 1]
     other = np.corrcoef(blurred(capture(identity(4), 0)).ravel(), blurred(capture(identity(5), 0)).ravel())[0, 1]
     assert same > other + 0.2
+
+
+def test_a_presentation_attack_shows_the_palm_with_a_periodic_pattern_over_it() -> None:
+    palm = identity(5)
+    for kind in ("print", "screen"):
+        spoof = presentation_attack(palm, 1, kind)
+        assert spoof.shape == (SIZE, SIZE) and spoof.dtype == np.uint8
+        assert np.array_equal(spoof, presentation_attack(palm, 1, kind))
+        live = capture(palm, 1).astype(float)
+        assert np.corrcoef(spoof.astype(float).ravel(), live.ravel())[0, 1] > 0.3, "it is still this palm"

@@ -22,6 +22,9 @@ from edge.protocol.palm_template import GRID, ORIENTATIONS, PalmTemplate
 
 ROI = 128
 BLOCK = ROI // GRID
+FINEST_RING = 20  # spectrum rings from here out (periods under 6.4 px) are searched for peaks
+LIVE_PEAK = 20.0  # a peak this high or lower scores 1000 for liveness
+SPOOF_PEAK = 40.0  # and this high or higher 0
 
 
 def gabor_bank(omega: float, kappa: float, radius: int) -> np.ndarray:
@@ -44,6 +47,7 @@ def gabor_bank(omega: float, kappa: float, radius: int) -> np.ndarray:
 class PalmCode:
     template: PalmTemplate
     quality_pm: int  # how sharply the capture shows palm lines, 0..1000
+    live_pm: int  # how little the capture looks like a print or a screen, 0..1000
 
 
 class PalmEncoder:
@@ -55,6 +59,11 @@ class PalmEncoder:
         self._fine = gabor_bank(0.5, 2.78, 8)
         self._sharp = gabor_bank(0.6, 2.0, 8)  # for quality: sharp creases answer it, blur and noise do not
         self._mask_share = mask_share  # the weakest blocks of each scale, as a share of all
+        window = np.hanning(ROI)
+        self._window = np.outer(window, window)
+        y, x = np.mgrid[-ROI // 2 : ROI // 2, -ROI // 2 : ROI // 2]
+        radius = np.rint(np.hypot(x, y)).astype(int)
+        self._rings = [np.flatnonzero(np.fft.ifftshift(radius) == r) for r in range(FINEST_RING, radius.max() + 1)]
 
     def encode(self, roi: np.ndarray) -> PalmCode:
         if roi.shape != (ROI, ROI):
@@ -63,7 +72,8 @@ class PalmEncoder:
         image = (image - image.mean()) / (image.std() + 1e-6)
         coarse, coarse_clear = self._code(image, self._coarse)
         fine, fine_clear = self._code(image, self._fine)
-        return PalmCode(PalmTemplate.from_codes(coarse, fine, coarse_clear | fine_clear), self._quality(image))
+        template = PalmTemplate.from_codes(coarse, fine, coarse_clear | fine_clear)
+        return PalmCode(template, self._quality(image), self._liveness(image))
 
     def _code(self, image: np.ndarray, bank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each block's winning orientation under the bank, and whether it clearly wins."""
@@ -80,3 +90,13 @@ class PalmEncoder:
         sharp = np.stack([signal.fftconvolve(image, kernel, mode="same") for kernel in self._sharp])
         lines = float(np.percentile(-sharp.min(axis=0), 90))
         return max(0, min(1000, round(1000 * (lines - 1.5) / 3.5)))
+
+    def _liveness(self, image: np.ndarray) -> int:
+        """A print's halftone dots and a screen's pixel grid are periodic, so they stand out of
+        the image's spectrum as sharp peaks above what a live palm, whose fine detail falls
+        off smoothly with frequency, shows at the same frequency. The score is the highest
+        peak over its frequency ring's median: live palms 5 to 25, prints and screens 40
+        and more (hw/sim/palm.presentation_attack)."""
+        spectrum = np.abs(np.fft.fft2(image * self._window)).ravel()
+        peak = max(float(spectrum[ring].max() / (np.median(spectrum[ring]) + 1e-9)) for ring in self._rings)
+        return max(0, min(1000, round(1000 * (SPOOF_PEAK - peak) / (SPOOF_PEAK - LIVE_PEAK))))

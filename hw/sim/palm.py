@@ -14,6 +14,7 @@ The output is the sensor's region of interest: 128 x 128 grey, creases dark on s
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage
@@ -148,4 +149,30 @@ def capture(palm: PalmIdentity, seed: int, conditions: CaptureConditions = Captu
     light = 1.0 + rng.uniform(0, conditions.light) * (gx * math.cos(direction) + gy * math.sin(direction))
     image = ndimage.gaussian_filter(image * light, rng.uniform(0.3, conditions.blur_px))
     image += rng.normal(0, conditions.noise, image.shape)
+    return np.clip(image * 255, 0, 255).astype(np.uint8)
+
+
+Attack = Literal["print", "screen"]
+
+
+def presentation_attack(palm: PalmIdentity, seed: int, kind: Attack) -> np.ndarray:
+    """A capture of the palm as an impostor would present it: a photo printed on paper (a
+    halftone dot screen at 3 to 5 px, a flatter tone range) or shown on a phone's screen
+    (its pixel grid beating against the sensor's at 2.5 to 4 px, a gamma)."""
+    rng = np.random.default_rng([seed, 0xA77])
+    image = capture(palm, seed, CaptureConditions(blur_px=0.6, noise=0.01)).astype(np.float64) / 255
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    angle = rng.uniform(0, math.pi)
+    along = x * math.cos(angle) + y * math.sin(angle)
+    across = -x * math.sin(angle) + y * math.cos(angle)
+    if kind == "print":
+        period = rng.uniform(3.0, 5.0)
+        dots = (np.cos(2 * math.pi * along / period) + np.cos(2 * math.pi * across / period)) / 4 + 0.5
+        image = 0.25 + 0.5 * (image > dots * 0.9 + 0.05)  # ink or paper, in a flattened range
+        image = ndimage.gaussian_filter(image, 0.6)
+    else:
+        period = rng.uniform(2.5, 4.0)
+        grid = 0.8 + 0.2 * np.cos(2 * math.pi * along / period) * np.cos(2 * math.pi * across / period)
+        image = ndimage.gaussian_filter(image**0.7 * grid, 0.4)
+    image += rng.normal(0, 0.01, image.shape)
     return np.clip(image * 255, 0, 255).astype(np.uint8)
