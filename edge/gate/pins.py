@@ -1,0 +1,76 @@
+"""The gate's GPIO through gpiozero: the relay on the turnstile's trigger input, the passage's
+two light beams and the fire-alarm contact.
+
+gpiozero picks the pin library of the board it runs on (lgpio on a Pi 5, RPi.GPIO before);
+the simulated gate hands in gpiozero's MockFactory instead and drives the same pins
+(hw/sim/gate_lane.py). Pin changes arrive on gpiozero's threads and are queued, stamped
+with the node's clock, for the gate's own loop.
+"""
+
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from gpiozero import DigitalInputDevice, OutputDevice
+from gpiozero.pins import Factory
+
+InputName = Literal["outer", "inner", "fire"]
+
+
+@dataclass(frozen=True, slots=True)
+class GatePinout:
+    relay: int = 17  # BCM numbers
+    outer_beam: int = 27
+    inner_beam: int = 22
+    fire_alarm: int = 23
+    beams_blocked_high: bool = True  # the receivers' output level while their beam is interrupted (per model)
+    fire_active_high: bool = False  # fire panels give a dry contact that closes (to ground) on alarm
+
+
+@dataclass(frozen=True, slots=True)
+class PinChange:
+    t: int
+    name: InputName
+    active: bool  # a beam blocked, or the fire alarm on
+
+
+class GatePins:
+    def __init__(
+        self, pinout: GatePinout, relay_energised: bool, clock: Callable[[], int], factory: Factory | None = None
+    ) -> None:
+        self.changes: queue.Queue[PinChange] = queue.Queue()
+        self._clock = clock
+        self._relay = OutputDevice(pinout.relay, initial_value=relay_energised, pin_factory=factory)
+        self._inputs = {
+            "outer": self._input(pinout.outer_beam, pinout.beams_blocked_high, factory),
+            "inner": self._input(pinout.inner_beam, pinout.beams_blocked_high, factory),
+            "fire": self._input(pinout.fire_alarm, pinout.fire_active_high, factory),
+        }
+        for name, device in self._inputs.items():
+            device.when_activated = self._queue(name, True)
+            device.when_deactivated = self._queue(name, False)
+
+    @staticmethod
+    def _input(pin: int, active_high: bool, factory: Factory | None) -> DigitalInputDevice:
+        # Pulled to the idle level, so a cut wire reads as idle... except for a beam wired
+        # active-low, where it reads blocked: the door-held alarm then reports the fault.
+        return DigitalInputDevice(pin, pull_up=not active_high, pin_factory=factory)
+
+    def _queue(self, name: str, active: bool) -> Callable[[], None]:
+        def changed() -> None:
+            self.changes.put(PinChange(self._clock(), name, active))  # type: ignore[arg-type]
+
+        return changed
+
+    def relay(self, energised: bool) -> None:
+        self._relay.value = energised
+
+    def active(self, name: InputName) -> bool:
+        return bool(self._inputs[name].is_active)
+
+    def close(self) -> None:
+        """Release the pins; the relay coil drops, which the fail mode makes safe or secure."""
+        self._relay.close()
+        for device in self._inputs.values():
+            device.close()
