@@ -13,8 +13,9 @@ from hw.sim.qr_scanner import SimQrScanner
 clock = itertools.count(1000).__next__
 
 
-def next_scan(reader: QrReader, timeout: float = 3.0) -> Scanned:
-    return reader.scans.get(timeout=timeout)
+def reading(port: Path) -> tuple[QrReader, "queue.Queue[Scanned]"]:
+    scans: queue.Queue[Scanned] = queue.Queue()
+    return QrReader(str(port), clock, scans.put, reopen_s=0.05).start(), scans
 
 
 @pytest.fixture
@@ -25,50 +26,50 @@ def scanner(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_each_scanned_line_is_one_token(scanner: SimQrScanner) -> None:
-    reader = QrReader(str(scanner.link), clock, reopen_s=0.05).start()
+    reader, scans = reading(scanner.link)
     try:
         time.sleep(0.2)
         scanner.scan("abc.DEF-123_x")
         scanner.type(b"second.token\r\n")
-        assert next_scan(reader).token == "abc.DEF-123_x"
-        assert next_scan(reader).token == "second.token"
+        assert scans.get(timeout=3).token == "abc.DEF-123_x"
+        assert scans.get(timeout=3).token == "second.token"
         assert reader.stats.scans == 2
     finally:
         reader.stop()
 
 
 def test_misreads_are_counted_and_not_passed_on(scanner: SimQrScanner) -> None:
-    reader = QrReader(str(scanner.link), clock, reopen_s=0.05).start()
+    reader, scans = reading(scanner.link)
     try:
         time.sleep(0.2)
         scanner.type(b"not a token!\r")
         scanner.type(b"\xff\xfe\r")
         scanner.type(b"x" * 3000 + b"\r")
         scanner.scan("good.one")
-        assert next_scan(reader).token == "good.one"
+        assert scans.get(timeout=3).token == "good.one"
         assert reader.stats.misreads == 3
         with pytest.raises(queue.Empty):
-            reader.scans.get(timeout=0.2)
+            scans.get(timeout=0.2)
     finally:
         reader.stop()
 
 
 def test_a_scanner_plugged_in_late_or_again_is_read(tmp_path: Path) -> None:
     scanner = SimQrScanner(tmp_path / "qr")
-    reader = QrReader(str(scanner.link), clock, reopen_s=0.05).start()
+    reader, scans = reading(scanner.link)
     try:
         time.sleep(0.2)
         assert reader.stats.missing >= 1
         scanner.plug()
         time.sleep(0.3)
         scanner.scan("first.plug")
-        assert next_scan(reader).token == "first.plug"
+        assert scans.get(timeout=3).token == "first.plug"
         scanner.unplug()
         time.sleep(0.2)
         scanner.plug()
         time.sleep(0.3)
         scanner.scan("second.plug")
-        assert next_scan(reader).token == "second.plug"
+        assert scans.get(timeout=3).token == "second.plug"
     finally:
         reader.stop()
         scanner.unplug()

@@ -3,11 +3,10 @@ two light beams and the fire-alarm contact.
 
 gpiozero picks the pin library of the board it runs on (lgpio on a Pi 5, RPi.GPIO before);
 the simulated gate hands in gpiozero's MockFactory instead and drives the same pins
-(hw/sim/gate_lane.py). Pin changes arrive on gpiozero's threads and are queued, stamped
-with the node's clock, for the gate's own loop.
+(hw/sim/gate_lane.py). Pin changes arrive on gpiozero's threads and are delivered, stamped
+with the node's clock, to the gate's own loop.
 """
 
-import queue
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -37,10 +36,15 @@ class PinChange:
 
 class GatePins:
     def __init__(
-        self, pinout: GatePinout, relay_energised: bool, clock: Callable[[], int], factory: Factory | None = None
+        self,
+        pinout: GatePinout,
+        relay_energised: bool,
+        clock: Callable[[], int],
+        deliver: Callable[[PinChange], None],
+        factory: Factory | None = None,
     ) -> None:
-        self.changes: queue.Queue[PinChange] = queue.Queue()
         self._clock = clock
+        self._deliver = deliver
         self._relay = OutputDevice(pinout.relay, initial_value=relay_energised, pin_factory=factory)
         self._inputs = {
             "outer": self._input(pinout.outer_beam, pinout.beams_blocked_high, factory),
@@ -48,8 +52,8 @@ class GatePins:
             "fire": self._input(pinout.fire_alarm, pinout.fire_active_high, factory),
         }
         for name, device in self._inputs.items():
-            device.when_activated = self._queue(name, True)
-            device.when_deactivated = self._queue(name, False)
+            device.when_activated = self._on_change(name, True)
+            device.when_deactivated = self._on_change(name, False)
 
     @staticmethod
     def _input(pin: int, active_high: bool, factory: Factory | None) -> DigitalInputDevice:
@@ -57,9 +61,9 @@ class GatePins:
         # active-low, where it reads blocked: the door-held alarm then reports the fault.
         return DigitalInputDevice(pin, pull_up=not active_high, pin_factory=factory)
 
-    def _queue(self, name: str, active: bool) -> Callable[[], None]:
+    def _on_change(self, name: str, active: bool) -> Callable[[], None]:
         def changed() -> None:
-            self.changes.put(PinChange(self._clock(), name, active))  # type: ignore[arg-type]
+            self._deliver(PinChange(self._clock(), name, active))  # type: ignore[arg-type]
 
         return changed
 

@@ -5,7 +5,6 @@ that cannot be a token (wrong characters, too long) is a misread and is counted,
 passed on. A scanner that is missing or unplugged is opened again every reopen_s.
 """
 
-import queue
 import re
 import threading
 from collections.abc import Callable
@@ -33,9 +32,16 @@ class QrStats:
 
 
 class QrReader:
-    def __init__(self, port: str, clock: Callable[[], int], reopen_s: float = 0.5, baud: int = 9600) -> None:
-        self.scans: queue.Queue[Scanned] = queue.Queue()
+    def __init__(
+        self,
+        port: str,
+        clock: Callable[[], int],
+        deliver: Callable[[Scanned], None],
+        reopen_s: float = 0.5,
+        baud: int = 9600,
+    ) -> None:
         self.stats = QrStats()
+        self._deliver = deliver
         self._port = port
         self._clock = clock
         self._reopen_s = reopen_s
@@ -76,6 +82,6 @@ class QrReader:
             return
         if _TOKEN.fullmatch(line):
             self.stats.scans += 1
-            self.scans.put(Scanned(self._clock(), line.decode("ascii")))
+            self._deliver(Scanned(self._clock(), line.decode("ascii")))
         else:
             self.stats.misreads += 1
