@@ -5,7 +5,8 @@ import itertools
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.gate.pins import GatePinout, GatePins, PinChange
+from edge.gate.pins import GatePins, PinChange
+from edge.runtime.config import GateConfig
 
 clock = itertools.count(0, 10).__next__
 
@@ -19,7 +20,7 @@ def factory():  # type: ignore[no-untyped-def]
 
 def test_the_relay_starts_as_told_and_follows(factory: MockFactory) -> None:
     pins = GatePins(
-        GatePinout(relay=5), relay_energised=True, clock=clock, deliver=lambda change: None, factory=factory
+        GateConfig(relay_pin=5), relay_energised=True, clock=clock, deliver=lambda change: None, factory=factory
     )
     assert factory.pin(5).state is True
     pins.relay(False)
@@ -29,7 +30,7 @@ def test_the_relay_starts_as_told_and_follows(factory: MockFactory) -> None:
 
 def test_beams_and_the_fire_contact_are_delivered_with_their_times(factory: MockFactory) -> None:
     changes: list[PinChange] = []
-    pinout = GatePinout(outer_beam=6, inner_beam=7, fire_alarm=8, beams_blocked_high=True, fire_active_high=False)
+    pinout = GateConfig(outer_beam_pin=6, inner_beam_pin=7, fire_pin=8, beams_blocked_high=True, fire_active_high=False)
     pins = GatePins(pinout, relay_energised=False, clock=clock, deliver=changes.append, factory=factory)
     assert not pins.active("outer") and not pins.active("fire")
     factory.pin(6).drive_high()  # the outer beam interrupted

@@ -14,17 +14,9 @@ from typing import Literal
 from gpiozero import DigitalInputDevice, OutputDevice
 from gpiozero.pins import Factory
 
+from edge.runtime.config import GateConfig
+
 InputName = Literal["outer", "inner", "fire"]
-
-
-@dataclass(frozen=True, slots=True)
-class GatePinout:
-    relay: int = 17  # BCM numbers
-    outer_beam: int = 27
-    inner_beam: int = 22
-    fire_alarm: int = 23
-    beams_blocked_high: bool = True  # the receivers' output level while their beam is interrupted (per model)
-    fire_active_high: bool = False  # fire panels give a dry contact that closes (to ground) on alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +29,7 @@ class PinChange:
 class GatePins:
     def __init__(
         self,
-        pinout: GatePinout,
+        config: GateConfig,
         relay_energised: bool,
         clock: Callable[[], int],
         deliver: Callable[[PinChange], None],
@@ -45,11 +37,11 @@ class GatePins:
     ) -> None:
         self._clock = clock
         self._deliver = deliver
-        self._relay = OutputDevice(pinout.relay, initial_value=relay_energised, pin_factory=factory)
+        self._relay = OutputDevice(config.relay_pin, initial_value=relay_energised, pin_factory=factory)
         self._inputs = {
-            "outer": self._input(pinout.outer_beam, pinout.beams_blocked_high, factory),
-            "inner": self._input(pinout.inner_beam, pinout.beams_blocked_high, factory),
-            "fire": self._input(pinout.fire_alarm, pinout.fire_active_high, factory),
+            "outer": self._input(config.outer_beam_pin, config.beams_blocked_high, factory),
+            "inner": self._input(config.inner_beam_pin, config.beams_blocked_high, factory),
+            "fire": self._input(config.fire_pin, config.fire_active_high, factory),
         }
         for name, device in self._inputs.items():
             device.when_activated = self._on_change(name, True)

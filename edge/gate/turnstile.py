@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from edge.runtime.config import GateConfig
+
 FailMode = Literal["safe", "secure"]
 USED_REQUESTS = 256  # how many used requests are remembered against a late or repeated `open`
 
@@ -35,23 +37,6 @@ class Phase(Enum):
     AUTHORISING = "authorising"
     GRANTED = "granted"
     FREE = "free"  # fire alarm
-
-
-@dataclass(frozen=True, slots=True)
-class TurnstileConfig:
-    pulse_ms: int = 500  # how long the trigger input is held released for one grant
-    grant_ms: int = 8_000  # how long a granted shopper has to pass, from the grant
-    authorise_ms: int = 3_000  # how long to wait for the gateway's answer
-    held_ms: int = 15_000  # the passage blocked longer than this: door held
-    fail_mode: FailMode = "safe"
-
-    def __post_init__(self) -> None:
-        if not 200 <= self.pulse_ms <= 1000:
-            raise ValueError(f"the relay pulse is 200 to 1000 ms, not {self.pulse_ms}")
-        if self.grant_ms < self.pulse_ms:
-            raise ValueError("a grant cannot end before its relay pulse does")
-        if self.authorise_ms < 1 or self.held_ms < 1:
-            raise ValueError("authorise_ms and held_ms are positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +77,7 @@ def energised(released: bool, fail_mode: FailMode) -> bool:
 
 @dataclass
 class Turnstile:
-    config: TurnstileConfig
+    config: GateConfig  # pulse_ms, grant_ms, authorise_ms, held_ms and fail_mode
     phase: Phase = Phase.IDLE
     counters: dict[str, int] = field(default_factory=dict)
     _pending: str | None = None  # the request being authorised, then the one granted

@@ -110,6 +110,33 @@ class CameraConfig(Section, frozen=True):
             raise ValueError(f"[camera] floor_top {self.floor_top} is below the {self.height}-row image")
 
 
+Pin = Annotated[int, Meta(ge=0, le=27)]  # BCM GPIO numbers on the 40-pin header
+
+
+class GateConfig(Section, frozen=True):
+    """A gate controller: its turnstile, the palm and QR checks before a credential is sent,
+    and its pins (BCM numbers; docs/hardware.md)."""
+
+    name: NodeId | None = None  # the `gate` of its passage events; the node id when unset
+    x_mm: FloorMm = 0  # where the gate stands on the store's floor
+    y_mm: FloorMm = 0
+    pulse_ms: Annotated[int, Meta(ge=200, le=1000)] = 500
+    grant_ms: Annotated[int, Meta(ge=1000, le=60_000)] = 8_000
+    authorise_ms: Annotated[int, Meta(ge=500, le=30_000)] = 3_000
+    held_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 15_000
+    fail_mode: Literal["safe", "secure"] = "safe"
+    min_quality_pm: Annotated[int, Meta(ge=0, le=1000)] = 300  # below: the shopper is asked to try again
+    min_live_pm: Annotated[int, Meta(ge=0, le=1000)] = 500  # below: refused at the gate, never sent
+    watchdog: str | None = None  # a watchdog device, e.g. /dev/watchdog
+    qr_port: str | None = None  # the QR scanner's serial port (a stable udev name)
+    relay_pin: Pin = 17
+    outer_beam_pin: Pin = 27
+    inner_beam_pin: Pin = 22
+    fire_pin: Pin = 23
+    beams_blocked_high: bool = True
+    fire_active_high: bool = False
+
+
 class NodeConfig(Section, frozen=True):
     node: NodeId
     role: Role
@@ -123,6 +150,7 @@ class NodeConfig(Section, frozen=True):
     spool: SpoolConfig = SpoolConfig()
     shelf: ShelfConfig | None = None
     camera: CameraConfig | None = None
+    gate: GateConfig | None = None
 
 
 def load_node_config(path: Path) -> tuple[NodeConfig, Path]:
