@@ -13,14 +13,12 @@ from edge.protocol.keys import KeyFileError, fingerprint, load_signing_key
 from edge.runtime.bootstate import BootStateError, BootStateFile
 from edge.runtime.config import load_node_config
 from edge.runtime.node import Node
-from edge.runtime.roles import ROLE_APPS
+from edge.runtime.roles import role_app
 
 
 def _run(config_path: Path) -> int:
     config, base = load_node_config(config_path)
-    app = ROLE_APPS.get(config.role)
-    if app is None:
-        raise ConfigError(f"this build has no app for role {config.role} yet")
+    app = role_app(config.role)
     node = Node(config, base)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

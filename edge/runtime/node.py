@@ -94,6 +94,10 @@ class Node:
         self._health_thread.start()
         log.info("node %s (%s) boot %d started", self.config.node, self.config.role, self.boot)
 
+    def now(self) -> int:
+        """The node's clock, in ms."""
+        return self._clock()
+
     @property
     def made(self) -> int:
         """Events stamped in this boot (every seq used), health and telemetry included."""

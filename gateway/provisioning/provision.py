@@ -183,6 +183,7 @@ def add_node(
             "hardware": {"backend": backend},
             **({"shelf": {"id": node, "lanes": [0, 1, 2, 3]}} if role is Role.SHELF else {}),
             **({"camera": {"shelf": shelf or node, "lanes": [0, 1, 2, 3]}} if role is Role.CAMERA else {}),
+            **({"gate": {"name": node}} if role is Role.GATE else {}),
         },
     )
     return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]

@@ -1,0 +1,75 @@
+"""The gate's hardware for its backend: `gpio` (the Pi's pins through gpiozero, and a QR
+scanner on a serial port when one is configured) or `sim` (a simulated lane,
+hw/sim/gate_lane.py, attached to the same drivers). Every input is delivered to one
+callable, the gate loop's inbox.
+
+No palm sensor module is supported on real hardware yet: a `gpio` gate takes QR codes only.
+"""
+
+import contextlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge.gate.pins import GatePins
+from edge.gate.qr_reader import QrReader
+from edge.gate.turnstile import Feedback, energised
+from edge.protocol.configfile import ConfigError
+from edge.runtime.config import GateConfig, NodeConfig
+
+if TYPE_CHECKING:
+    from hw.sim.gate_lane import SimGateLane
+
+
+@dataclass
+class GateIo:
+    pins: GatePins
+    qr: QrReader | None
+    lane: "SimGateLane | None" = None  # the simulated lane, for tests and the demo to act through
+    _cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def indicate(self, feedback: Feedback) -> None:
+        """What the shopper is shown. The simulated lane's shoppers react to it; a real gate
+        has no display driver yet, and the app logs it."""
+        if self.lane is not None:
+            self.lane.feedback.append(feedback)
+
+    def close(self) -> None:
+        self._cleanup.close()
+
+
+def open_gate_io(config: NodeConfig, clock: Callable[[], int], deliver: Callable[[Any], None]) -> GateIo:
+    gate = config.gate
+    if gate is None:
+        raise ConfigError("a gate node needs a [gate] table")
+    locked = energised(False, gate.fail_mode)
+    backend = config.hardware.backend
+    if backend == "gpio":
+        cleanup = contextlib.ExitStack()
+        pins = GatePins(gate, locked, clock, deliver)
+        cleanup.callback(pins.close)
+        qr = None
+        if gate.qr_port is not None:
+            qr = QrReader(gate.qr_port, clock, deliver).start()
+            cleanup.callback(qr.stop)
+        return GateIo(pins, qr, None, cleanup)
+    if backend == "sim":
+        return _sim_io(gate, clock, deliver)
+    raise ConfigError(f"hardware backend {backend!r} is not available for gates in this build (gpio, sim)")
+
+
+def _sim_io(gate: GateConfig, clock: Callable[[], int], deliver: Callable[[Any], None]) -> GateIo:
+    from hw.sim.gate_lane import SimGateLane
+
+    cleanup = contextlib.ExitStack()
+    pty_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="sim-gate-")))
+    lane = SimGateLane(gate, clock, deliver, pty_dir)
+    cleanup.callback(lane.close)
+    pins = GatePins(gate, energised(False, gate.fail_mode), clock, deliver, factory=lane.factory)  # locked
+    cleanup.callback(pins.close)
+    qr = QrReader(str(lane.scanner.link), clock, deliver, reopen_s=0.05).start()
+    cleanup.callback(qr.stop)
+    lane.start()
+    return GateIo(pins, qr, lane, cleanup)

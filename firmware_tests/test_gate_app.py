@@ -1,0 +1,181 @@
+"""The gate app on a simulated lane, through the real broker: credentials become `palm` and
+`qr` events, only a fresh, signed, matching `open` pulses the relay, and passages are
+reported with the grant they used. The test plays the gateway."""
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from edge.gate.app import GateApp
+from edge.gate.io import open_gate_io
+from edge.gate.turnstile import Feedback
+from edge.protocol.envelope import SIGNATURE_BYTES
+from edge.protocol.keys import load_public_key, load_sealing_key, load_signing_key, public_path
+from edge.protocol.messages import Open
+from edge.protocol.palm_template import PalmTemplate
+from edge.protocol.roles import Role
+from edge.protocol.sealed import unseal
+from edge.protocol.topics import gateway_state_topic
+from edge.runtime.config import load_node_config
+from edge.runtime.node import UNSTAMPED, Node
+from firmware_tests.conftest import Store, wait_until
+from firmware_tests.mqtt_client import TestClient
+from gateway.commands import CommandSigner
+from hw.sim.gate_lane import SimGateLane
+from hw.sim.palm import capture, identity, presentation_attack
+from upstream.palm_match import distance
+
+
+@dataclass
+class Gate:
+    store: Store
+    node: Node
+    app: GateApp
+    lane: SimGateLane
+    gateway: TestClient
+    signer: CommandSigner
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(bytes(m.payload)[SIGNATURE_BYTES:])
+            for m in self.gateway.messages
+            if m.topic == f"store/test/node/gate-01/event/{kind}"
+        ]
+
+    def next_event(self, kind: str, count: int = 1) -> dict[str, Any]:
+        wait_until(lambda: len(self.events(kind)) >= count, 10, f"{count} {kind} event(s)")
+        return self.events(kind)[count - 1]
+
+    def open(self, req: str, ttl_ms: int = 5_000, now_ms: int | None = None) -> None:
+        command = Open(**UNSTAMPED, node="gate-01", req=req, session="s-1", ttl_ms=ttl_ms)
+        topic, payload = self.signer.sign("gate-01", command, self.node.now() if now_ms is None else now_ms)
+        self.gateway.publish(topic, payload)
+
+
+@pytest.fixture
+def gate(make_store) -> Iterator[Gate]:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("gate-01", Role.GATE)])
+    config, base = load_node_config(store.node_config("gate-01"))
+    gateway = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "gateway")
+    gateway.subscribe("store/test/node/gate-01/event/#")
+    gateway.publish(gateway_state_topic("test"), b'{"state": "online"}', retain=True)  # nodes hold events until then
+    node = Node(config, base)
+    node.start()
+    inbox: queue.Queue[Any] = queue.Queue()
+    io = open_gate_io(config, node.now, inbox.put)
+    assert config.gate is not None and io.lane is not None
+    app = GateApp(
+        node, config.gate, io, inbox, load_public_key(store.node_config("gate-01").parent / "upstream-seal.key.pub")
+    )
+    stopping = threading.Event()
+    runner = threading.Thread(target=app.run, args=(stopping,), daemon=True)
+    runner.start()
+    signer = CommandSigner("test", "gateway", 1, load_signing_key(store.site.gateway_key))
+    yield Gate(store, node, app, io.lane, gateway, signer)
+    stopping.set()
+    runner.join(5)
+    io.close()
+    node.stop()
+    gateway.close()
+
+
+def test_a_palm_is_sealed_to_upstream_and_its_open_lets_one_person_in(gate: Gate) -> None:
+    gate.lane.present_palm(palm_seed=3, capture_seed=1)
+    palm = gate.next_event("palm")
+    assert palm["purpose"] == "entry" and palm["quality_pm"] >= 300 and palm["live_pm"] >= 500
+    payload = unseal(palm["sealed"], load_sealing_key(gate.store.site.upstream_seal_key))
+    sent = PalmTemplate.from_bytes(payload.templates[0])
+    assert distance(sent, PalmTemplate.from_bytes(payload.templates[0])) == 0.0
+    assert gate.lane.feedback == [Feedback("authorising")]
+    opened_at = gate.node.now()
+    gate.open(palm["req"])
+    wait_until(lambda: len(gate.lane.releases) == 1, 5, "the relay to release")
+    assert gate.lane.releases[0] - opened_at < 1_000
+    wait_until(lambda: not gate.lane.released, 2, "the pulse to end")
+    gate.lane.walk("in", step_s=0.05)
+    passage = gate.next_event("passage")
+    assert (passage["dir"], passage["grant"], passage["gate"]) == ("in", palm["req"], "gate-01")
+    gate.lane.walk("in", step_s=0.05)  # a second person on the same grant
+    tailgater = gate.next_event("passage", 2)
+    assert tailgater["grant"] is None
+    wait_until(lambda: gate.node.counters["doors_forced"] == 1, 2, "the forced entry counted")
+    assert len(gate.lane.releases) == 1
+
+
+def test_a_scanned_code_goes_to_the_gateway_as_a_qr_event(gate: Gate) -> None:
+    gate.lane.scan("claims.signature")
+    qr = gate.next_event("qr")
+    assert qr["token"] == "claims.signature"
+    gate.open(qr["req"])
+    wait_until(lambda: len(gate.lane.releases) == 1, 5, "the relay to release")
+
+
+def test_a_printed_palm_is_refused_at_the_gate_and_never_sent(gate: Gate) -> None:
+    gate.lane.present(presentation_attack(identity(4), 1, "print"))
+    wait_until(lambda: Feedback("denied", "not_live") in gate.lane.feedback, 5, "the refusal")
+    time.sleep(0.3)
+    assert gate.events("palm") == [] and gate.node.counters["palm_not_live"] == 1
+
+
+def test_opens_that_are_forged_stale_replayed_or_for_another_request_never_pulse(gate: Gate) -> None:
+    gate.lane.present_palm(palm_seed=5, capture_seed=1)
+    req = gate.next_event("palm")["req"]
+    forger = CommandSigner("test", "gateway", 1, load_signing_key(gate.store.site.upstream_sign_key))
+    command = Open(**UNSTAMPED, node="gate-01", req=req, session="s-1", ttl_ms=5_000)
+    topic, forged = forger.sign("gate-01", command, gate.node.now())
+    gate.gateway.publish(topic, forged)
+    gate.open(req, ttl_ms=1_000, now_ms=gate.node.now() - 10_000)  # stale
+    gate.open("someone-else")
+    time.sleep(0.5)
+    assert gate.lane.releases == []
+    topic, genuine = gate.signer.sign("gate-01", command, gate.node.now())
+    gate.gateway.publish(topic, genuine)
+    wait_until(lambda: len(gate.lane.releases) == 1, 5, "the genuine open")
+    gate.gateway.publish(topic, genuine)  # the same signed open again: a replay
+    gate.open(req)  # a fresh open for the used request
+    time.sleep(0.5)
+    assert len(gate.lane.releases) == 1
+    rejected = gate.node.counters
+    assert rejected["cmd_rejected_bad_signature"] == 1 and rejected["cmd_rejected_stale"] == 1
+    assert rejected["cmd_rejected_replay"] == 1 and gate.node.counters["opens_ignored"] == 2
+
+
+def test_a_retained_open_delivered_on_reconnecting_never_pulses(gate: Gate) -> None:
+    gate.lane.present_palm(palm_seed=7, capture_seed=1)
+    req = gate.next_event("palm")["req"]
+    # Someone with the gate's own credential takes its session over; the gate reconnects.
+    intruder = TestClient.as_file_user(
+        gate.store.port, "gate-01", gate.store.node_config("gate-01").parent / "mqtt.pass", "gate-01"
+    )
+    command = Open(**UNSTAMPED, node="gate-01", req=req, session="s-1", ttl_ms=30_000)
+    topic, payload = gate.signer.sign("gate-01", command, gate.node.now())
+    gate.gateway.publish(topic, payload, retain=True)  # waits on the broker for the next subscriber
+    intruder.close()
+    wait_until(
+        lambda: gate.node.counters["cmd_rejected_retained"] == 1, 20, "the retained open refused on resubscribing"
+    )
+    gate.gateway.publish(topic, b"", retain=True)
+    assert gate.lane.releases == []
+
+
+def test_the_fire_alarm_releases_the_gate_until_it_clears(gate: Gate) -> None:
+    gate.lane.fire_alarm(True)
+    wait_until(lambda: gate.lane.released, 5, "the barrier released")
+    gate.lane.walk("in", step_s=0.05)
+    assert gate.next_event("passage")["grant"] is None
+    assert gate.node.counters["doors_forced"] == 0
+    gate.lane.fire_alarm(False)
+    wait_until(lambda: not gate.lane.released, 5, "the barrier locked again")
+
+
+def test_captures_are_zeroed_once_handled(gate: Gate) -> None:
+    roi = capture(identity(6), 1)
+    gate.lane.present(roi)
+    gate.next_event("palm")
+    assert not roi.any()
