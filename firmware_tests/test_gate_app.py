@@ -14,9 +14,10 @@ import pytest
 
 from edge.gate.app import GateApp
 from edge.gate.io import open_gate_io
+from edge.gate.palm import PalmEncoder
 from edge.gate.turnstile import Feedback
 from edge.protocol.envelope import SIGNATURE_BYTES
-from edge.protocol.keys import load_public_key, load_sealing_key, load_signing_key, public_path
+from edge.protocol.keys import load_public_key, load_sealing_key, load_signing_key
 from edge.protocol.messages import Open
 from edge.protocol.palm_template import PalmTemplate
 from edge.protocol.roles import Role
@@ -91,7 +92,9 @@ def test_a_palm_is_sealed_to_upstream_and_its_open_lets_one_person_in(gate: Gate
     assert palm["purpose"] == "entry" and palm["quality_pm"] >= 300 and palm["live_pm"] >= 500
     payload = unseal(palm["sealed"], load_sealing_key(gate.store.site.upstream_seal_key))
     sent = PalmTemplate.from_bytes(payload.templates[0])
-    assert distance(sent, PalmTemplate.from_bytes(payload.templates[0])) == 0.0
+    encoder = PalmEncoder()
+    assert distance(sent, encoder.encode(capture(identity(3), 2)).template) < 0.3, "another capture of this palm"
+    assert distance(sent, encoder.encode(capture(identity(4), 2)).template) > 0.3, "and not another palm"
     assert gate.lane.feedback == [Feedback("authorising")]
     opened_at = gate.node.now()
     gate.open(palm["req"])
