@@ -4,8 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import fingerprint, load_signing_key
 from edge.protocol.roles import Role
+from edge.runtime import roles
 from hw.sim.site import build_site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +57,17 @@ def test_run_refuses_bad_config_missing_key_and_unreadable_boot_state(tmp_path: 
     assert result.returncode == 2 and "chmod 600" in result.stderr
 
 
-def test_run_says_which_role_apps_this_build_lacks(tmp_path: Path) -> None:
+def test_run_says_what_a_role_app_lacks_in_its_config(tmp_path: Path) -> None:
     site = build_site(tmp_path / "site", "test", [("gate-01", Role.GATE)], 1883)
-    result = storenode(site.node_dir("gate-01") / "node.toml", "run")
-    assert result.returncode == 2 and "no app for role gate" in result.stderr
+    config = site.node_dir("gate-01") / "node.toml"
+    text = config.read_text()
+    assert '[gate]\nname = "gate-01"\n' in text
+    config.write_text(text.replace('[gate]\nname = "gate-01"\n', ""))
+    result = storenode(config, "run")
+    assert result.returncode == 2 and "needs a [gate] table" in result.stderr
+
+
+def test_a_role_app_whose_extra_is_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(roles._APPS, Role.GATE, ("edge.no_such_module", "run", "gate"))
+    with pytest.raises(ConfigError, match=r"storeedge\[gate\]"):
+        roles.role_app(Role.GATE)
