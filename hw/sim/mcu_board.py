@@ -3,13 +3,12 @@
 answers to `id`, `rate`, `channels` and `selftest`. It can be unplugged and plugged back,
 and can put garbage on the line.
 
-The board is reached through a stable path (a symlink to the current pty), as a udev rule
-gives a real board a stable name whatever /dev/ttyACM number it gets.
+The board is reached through a stable path (hw/sim/pty_port.py), as a udev rule gives a
+real board a stable name whatever /dev/ttyACM number it gets.
 """
 
 import contextlib
 import os
-import pty
 import select
 import threading
 import time
@@ -17,15 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.shelf.mcu_protocol import encode_frame, encode_reply
+from hw.sim.pty_port import PtyPort
 
 
 class SimMcuBoard:
     def __init__(self, link: Path, counts: Callable[[float], list[int | None]], rate_sps: int = 10) -> None:
         self.link = link
+        self._port = PtyPort(link)
         self._counts = counts
         self.rate_sps = rate_sps
-        self._master = -1
-        self._slave = -1
         self._thread: threading.Thread | None = None
         self._running = threading.Event()
         self._seq = 0
@@ -34,11 +33,7 @@ class SimMcuBoard:
         self._lock = threading.Lock()
 
     def plug(self) -> "SimMcuBoard":
-        self._master, self._slave = pty.openpty()
-        tmp = self.link.with_name(self.link.name + ".new")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(os.ttyname(self._slave))
-        os.replace(tmp, self.link)
+        self._port.plug()
         self._running.set()
         self._thread = threading.Thread(target=self._serve, name="sim-mcu", daemon=True)
         self._thread.start()
@@ -48,11 +43,7 @@ class SimMcuBoard:
         self._running.clear()
         if self._thread is not None:
             self._thread.join(2)
-        self.link.unlink(missing_ok=True)
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                os.close(fd)
-        self._master = self._slave = -1
+        self._port.unplug()
 
     def inject(self, noise: bytes) -> None:
         with self._lock:
@@ -76,10 +67,10 @@ class SimMcuBoard:
         pending = b""
         next_frame = time.monotonic()
         while self._running.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.005)
+            ready, _, _ = select.select([self._port.master], [], [], 0.005)
             if ready:
                 try:
-                    pending += os.read(self._master, 1024)
+                    pending += os.read(self._port.master, 1024)
                 except OSError:
                     pending = b""
                 while b"\n" in pending:
@@ -98,4 +89,4 @@ class SimMcuBoard:
 
     def _write(self, data: bytes) -> None:
         with contextlib.suppress(OSError):  # unplugged while writing
-            os.write(self._master, data)
+            os.write(self._port.master, data)
