@@ -69,8 +69,9 @@ def gate(make_store) -> Iterator[Gate]:  # type: ignore[no-untyped-def]
     node = Node(config, base)
     node.start()
     inbox: queue.Queue[Any] = queue.Queue()
-    io = open_gate_io(config, node.now, inbox.put)
-    assert config.gate is not None and io.lane is not None
+    assert config.gate is not None
+    io = open_gate_io(config.gate, config.hardware.backend, node.now, inbox.put)
+    assert io.lane is not None
     app = GateApp(
         node, config.gate, io, inbox, load_public_key(store.node_config("gate-01").parent / "upstream-seal.key.pub")
     )

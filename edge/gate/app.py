@@ -16,6 +16,7 @@ import logging
 import queue
 import secrets
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from nacl.public import PublicKey
@@ -92,11 +93,7 @@ class GateApp:
                 out = self.turnstile.blocked(t, self._passage.occupied)
                 return out + (self.turnstile.passage(crossed.t, crossed.dir) if crossed else [])
             case Scanned(t=t, token=token):
-                req = secrets.token_urlsafe(12)
-                out = self.turnstile.credential(t, req)
-                if Feedback("authorising") in out:
-                    self.node.emit(Qr(**UNSTAMPED, req=req, token=token))
-                return out
+                return self._credential(t, lambda req: Qr(**UNSTAMPED, req=req, token=token))
             case PalmCapture():
                 return self._palm(item)
         raise TypeError(f"the gate cannot handle {item!r}")
@@ -116,23 +113,28 @@ class GateApp:
             if code.live_pm < self.config.min_live_pm:
                 self.node.counters["palm_not_live"] += 1
                 return [Feedback("denied", "not_live")]
-            req = secrets.token_urlsafe(12)
-            out = self.turnstile.credential(captured.t, req)
-            if Feedback("authorising") in out:
-                sealed = seal(PalmPayload([code.template.to_bytes()]), self._upstream)
-                self.node.emit(
-                    Palm(
-                        **UNSTAMPED,
-                        req=req,
-                        purpose="entry",
-                        sealed=sealed,
-                        quality_pm=code.quality_pm,
-                        live_pm=code.live_pm,
-                    )
-                )
-            return out
+            return self._credential(
+                captured.t,
+                lambda req: Palm(
+                    **UNSTAMPED,
+                    req=req,
+                    purpose="entry",
+                    sealed=seal(PalmPayload([code.template.to_bytes()]), self._upstream),
+                    quality_pm=code.quality_pm,
+                    live_pm=code.live_pm,
+                ),
+            )
         finally:
             code.template.planes.fill(0)
+
+    def _credential(self, t: int, event: Callable[[str], Palm | Qr]) -> list[Output]:
+        """A credential presented at t: if the turnstile takes it, it is sent as `event` of a
+        fresh random request id (made only then, so a busy gate seals nothing)."""
+        req = secrets.token_urlsafe(12)
+        out = self.turnstile.credential(t, req)
+        if Feedback("authorising") in out:
+            self.node.emit(event(req))
+        return out
 
     def _act(self, outputs: list[Output]) -> None:
         for output in outputs:
@@ -166,7 +168,7 @@ def run_gate(node: Node, stopping: threading.Event) -> None:
         raise ConfigError("a gate needs [keys] upstream_seal: upstream's public key that palm templates are sealed to")
     upstream = load_public_key(resolve(node.base, node.config.keys.upstream_seal))
     inbox: queue.Queue[Any] = queue.Queue()
-    io = open_gate_io(node.config, node.now, inbox.put)
+    io = open_gate_io(config, node.config.hardware.backend, node.now, inbox.put)
     try:
         GateApp(node, config, io, inbox, upstream).run(stopping)
     finally:

@@ -17,7 +17,7 @@ from edge.gate.pins import GatePins
 from edge.gate.qr_reader import QrReader
 from edge.gate.turnstile import Feedback, energised
 from edge.protocol.configfile import ConfigError
-from edge.runtime.config import GateConfig, NodeConfig
+from edge.runtime.config import GateConfig
 
 if TYPE_CHECKING:
     from hw.sim.gate_lane import SimGateLane
@@ -40,36 +40,24 @@ class GateIo:
         self._cleanup.close()
 
 
-def open_gate_io(config: NodeConfig, clock: Callable[[], int], deliver: Callable[[Any], None]) -> GateIo:
-    gate = config.gate
-    if gate is None:
-        raise ConfigError("a gate node needs a [gate] table")
-    locked = energised(False, gate.fail_mode)
-    backend = config.hardware.backend
-    if backend == "gpio":
-        cleanup = contextlib.ExitStack()
-        pins = GatePins(gate, locked, clock, deliver)
-        cleanup.callback(pins.close)
-        qr = None
-        if gate.qr_port is not None:
-            qr = QrReader(gate.qr_port, clock, deliver).start()
-            cleanup.callback(qr.stop)
-        return GateIo(pins, qr, None, cleanup)
-    if backend == "sim":
-        return _sim_io(gate, clock, deliver)
-    raise ConfigError(f"hardware backend {backend!r} is not available for gates in this build (gpio, sim)")
-
-
-def _sim_io(gate: GateConfig, clock: Callable[[], int], deliver: Callable[[Any], None]) -> GateIo:
-    from hw.sim.gate_lane import SimGateLane
-
+def open_gate_io(gate: GateConfig, backend: str, clock: Callable[[], int], deliver: Callable[[Any], None]) -> GateIo:
     cleanup = contextlib.ExitStack()
-    pty_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="sim-gate-")))
-    lane = SimGateLane(gate, clock, deliver, pty_dir)
-    cleanup.callback(lane.close)
-    pins = GatePins(gate, energised(False, gate.fail_mode), clock, deliver, factory=lane.factory)  # locked
+    factory, qr_port, lane = None, gate.qr_port, None
+    if backend == "sim":
+        from hw.sim.gate_lane import SimGateLane
+
+        pty_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="sim-gate-")))
+        lane = SimGateLane(gate, clock, deliver, pty_dir)
+        cleanup.callback(lane.close)
+        factory, qr_port = lane.factory, str(lane.scanner.link)
+    elif backend != "gpio":
+        raise ConfigError(f"hardware backend {backend!r} is not available for gates in this build (gpio, sim)")
+    pins = GatePins(gate, energised(False, gate.fail_mode), clock, deliver, factory)  # locked
     cleanup.callback(pins.close)
-    qr = QrReader(str(lane.scanner.link), clock, deliver, reopen_s=0.05).start()
-    cleanup.callback(qr.stop)
-    lane.start()
+    qr = None
+    if qr_port is not None:
+        qr = QrReader(qr_port, clock, deliver).start()
+        cleanup.callback(qr.stop)
+    if lane is not None:
+        lane.start()
     return GateIo(pins, qr, lane, cleanup)

@@ -91,10 +91,6 @@ class SimGateLane:
                 self._level(self._beams[beam], active=blocked, active_high=high)
                 time.sleep(step_s)
 
-    def block(self, blocked: bool) -> None:
-        """Someone (or a box) standing in the passage."""
-        self._level(self._beams["outer"], active=blocked, active_high=self.config.beams_blocked_high)
-
     def fire_alarm(self, active: bool) -> None:
         self._level(self._fire, active=active, active_high=self.config.fire_active_high)
 
