@@ -30,6 +30,7 @@ from firmware_tests.mqtt_client import TestClient
 from gateway.commands import CommandSigner
 from hw.sim.gate_lane import SimGateLane
 from hw.sim.palm import capture, identity, presentation_attack
+from hw.sim.site import upstream_home_of
 from upstream.palm_match import distance
 
 
@@ -91,7 +92,7 @@ def test_a_palm_is_sealed_to_upstream_and_its_open_lets_one_person_in(gate: Gate
     gate.lane.present_palm(palm_seed=3, capture_seed=1)
     palm = gate.next_event("palm")
     assert palm["purpose"] == "entry" and palm["quality_pm"] >= 300 and palm["live_pm"] >= 500
-    payload = unseal(palm["sealed"], load_sealing_key(gate.store.site.upstream_seal_key))
+    payload = unseal(palm["sealed"], load_sealing_key(upstream_home_of(gate.store.site).seal_key))
     sent = PalmTemplate.from_bytes(payload.templates[0])
     encoder = PalmEncoder()
     assert distance(sent, encoder.encode(capture(identity(3), 2)).template) < 0.3, "another capture of this palm"
@@ -130,7 +131,7 @@ def test_a_printed_palm_is_refused_at_the_gate_and_never_sent(gate: Gate) -> Non
 def test_opens_that_are_forged_stale_replayed_or_for_another_request_never_pulse(gate: Gate) -> None:
     gate.lane.present_palm(palm_seed=5, capture_seed=1)
     req = gate.next_event("palm")["req"]
-    forger = CommandSigner("test", "gateway", 1, load_signing_key(gate.store.site.upstream_sign_key))
+    forger = CommandSigner("test", "gateway", 1, load_signing_key(upstream_home_of(gate.store.site).sign_key))
     command = Open(**UNSTAMPED, node="gate-01", req=req, session="s-1", ttl_ms=5_000)
     topic, forged = forger.sign("gate-01", command, gate.node.now())
     gate.gateway.publish(topic, forged)

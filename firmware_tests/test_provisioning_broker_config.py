@@ -140,6 +140,7 @@ def test_acl_gateway_entries() -> None:
         ("readwrite", "homeassistant/#"),
         ("write", "store/s1/upstream/out/#"),
         ("read", "store/s1/upstream/in/#"),
+        ("read", "store/s1/upstream/link"),
     }
 
 

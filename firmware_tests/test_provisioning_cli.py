@@ -1,6 +1,7 @@
 """gateway/provisioning/cli.py: `storeprov` run in process, with its exit codes and output."""
 
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from edge.runtime.config import load_node_config
 from gateway.provisioning.cli import main
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
+from upstream.home import UpstreamHome
+from upstream.provision import add_store, init_upstream
 
 FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 
@@ -23,8 +26,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def private_texts(site: Site) -> list[str]:
-    paths = [site.gateway_key, site.upstream_sign_key, site.upstream_seal_key, *site.root.glob("nodes/*/device.key")]
+    paths = [site.gateway_key, *site.root.glob("nodes/*/device.key")]
     return [path.read_text().strip() for path in paths]
+
+
+def kit(tmp_path: Path, store: str = "s") -> str:
+    home = UpstreamHome(tmp_path / "upstream")
+    init_upstream(home, "127.0.0.1", 18840)
+    add_store(home, store)
+    return str(home.kit(store).root)
 
 
 def test_init_add_node_broker_config_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -32,7 +42,9 @@ def test_init_add_node_broker_config_and_show(tmp_path: Path, capsys: pytest.Cap
     site = Site(tmp_path / "site")
     outputs: list[str] = []
 
-    code, out, err = run(capsys, "--site", root, "init", "--store", "s", "--broker-port", "18830")
+    code, out, err = run(
+        capsys, "--site", root, "init", "--store", "s", "--broker-port", "18830", "--upstream-kit", kit(tmp_path)
+    )
     assert (code, err) == (0, "")
     assert len(FINGERPRINT.findall(out)) == 3
     outputs.append(out)
@@ -50,7 +62,11 @@ def test_init_add_node_broker_config_and_show(tmp_path: Path, capsys: pytest.Cap
     assert "120000" in out
     assert (site.broker / "mosquitto.conf").exists()
     assert "listener 18830 127.0.0.1" in (site.broker / "mosquitto.conf").read_text()
-    assert "user nobody" in (site.broker / "mosquitto.conf").read_text()
+    conf = (site.broker / "mosquitto.conf").read_text()
+    assert "user nobody" in conf
+    assert "address 127.0.0.1:18840" in conf and "remote_username store-s" in conf
+    assert "topic store/s/upstream/out/# out 1" in conf and "topic store/s/upstream/in/# in 1" in conf
+    assert stat.S_IMODE((site.broker / "mosquitto.conf").stat().st_mode) == 0o600  # the bridge password is in it
     outputs.append(out)
 
     code, out, err = run(capsys, "--site", root, "show")
@@ -70,9 +86,9 @@ def test_init_add_node_broker_config_and_show(tmp_path: Path, capsys: pytest.Cap
 
 def test_rerunning_init_and_add_node_keeps_fingerprints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "site")
-    _, first_init, _ = run(capsys, "--site", root, "init", "--store", "s")
+    _, first_init, _ = run(capsys, "--site", root, "init", "--store", "s", "--upstream-kit", kit(tmp_path))
     _, first_node, _ = run(capsys, "--site", root, "add-node", "cam-2", "camera")
-    code, second_init, _ = run(capsys, "--site", root, "init", "--store", "s")
+    code, second_init, _ = run(capsys, "--site", root, "init", "--store", "s", "--upstream-kit", kit(tmp_path))
     assert code == 0
     assert FINGERPRINT.findall(second_init) == FINGERPRINT.findall(first_init)
     code, second_node, _ = run(capsys, "--site", root, "add-node", "cam-2", "camera")
@@ -82,7 +98,7 @@ def test_rerunning_init_and_add_node_keeps_fingerprints(tmp_path: Path, capsys: 
 
 def test_a_camera_is_added_watching_the_shelf_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "site")
-    run(capsys, "--site", root, "init", "--store", "s")
+    run(capsys, "--site", root, "init", "--store", "s", "--upstream-kit", kit(tmp_path))
     code, _, _ = run(capsys, "--site", root, "add-node", "cam-3", "camera", "--shelf", "shelf-09")
     assert code == 0
     config, _ = load_node_config(Site(Path(root)).node_dir("cam-3") / "node.toml")
@@ -101,7 +117,7 @@ def test_add_node_before_init_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "site")
-    run(capsys, "--site", root, "init", "--store", "s")
+    run(capsys, "--site", root, "init", "--store", "s", "--upstream-kit", kit(tmp_path))
     code, out, err = run(capsys, "--site", root, "add-node", "n1", "gateway")
     assert code == 2
     assert out == ""
@@ -111,7 +127,7 @@ def test_bad_role_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_role_change_without_force_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "site")
-    run(capsys, "--site", root, "init", "--store", "s")
+    run(capsys, "--site", root, "init", "--store", "s", "--upstream-kit", kit(tmp_path))
     run(capsys, "--site", root, "add-node", "n1", "shelf")
     code, out, err = run(capsys, "--site", root, "add-node", "n1", "gate")
     assert code == 2
@@ -123,8 +139,8 @@ def test_role_change_without_force_exits_2(tmp_path: Path, capsys: pytest.Captur
 
 def test_init_for_another_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "site")
-    run(capsys, "--site", root, "init", "--store", "s")
-    code, _, err = run(capsys, "--site", root, "init", "--store", "t")
+    run(capsys, "--site", root, "init", "--store", "s", "--upstream-kit", kit(tmp_path))
+    code, _, err = run(capsys, "--site", root, "init", "--store", "t", "--upstream-kit", kit(tmp_path, "t"))
     assert code == 2
     assert "storeprov:" in err
 

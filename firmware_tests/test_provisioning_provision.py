@@ -20,17 +20,26 @@ from edge.runtime.config import load_node_config
 from gateway.config import load_gateway_config
 from gateway.provisioning.passwords import matches
 from gateway.provisioning.provision import ProvisioningError, add_node, init_site
-from gateway.provisioning.site import Site
+from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
+from upstream.home import UpstreamHome
+from upstream.provision import add_store, init_upstream
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def kit_for(tmp_path: Path, store: str = "s1") -> StoreKit:
+    home = UpstreamHome(tmp_path / "upstream")
+    init_upstream(home, "up.example", 8883)
+    add_store(home, store)
+    return home.kit(store)
+
+
 def initialised(tmp_path: Path) -> Site:
     site = Site(tmp_path / "site")
-    init_site(site, "s1", "gateway", "10.0.0.2", 1884)
+    init_site(site, "s1", "gateway", "10.0.0.2", 1884, kit_for(tmp_path))
     return site
 
 
@@ -46,11 +55,14 @@ def fingerprints(lines: list[str]) -> list[str]:
 
 def test_init_site_creates_keys_registry_and_gateway_config(tmp_path: Path) -> None:
     site = Site(tmp_path / "site")
-    report = init_site(site, "s1", "gw-main", "10.0.0.2", 1884)
-    for key in (site.gateway_key, site.upstream_sign_key, site.upstream_seal_key):
-        assert mode(key) == 0o600
-        assert public_path(key).exists()
+    kit = kit_for(tmp_path)
+    report = init_site(site, "s1", "gw-main", "10.0.0.2", 1884, kit)
+    assert mode(site.gateway_key) == 0o600
+    assert public_path(site.gateway_key).exists()
+    assert site.upstream_sign_public.read_text() == kit.sign_public.read_text()
+    assert site.upstream_seal_public.read_text() == kit.seal_public.read_text()
     assert mode(site.gateway_password) == 0o600
+    assert mode(site.bridge_password) == 0o600
     registry = load_registry(site.registry)
     assert registry.store == "s1"
     assert registry.devices == {}
@@ -63,20 +75,25 @@ def test_init_site_creates_keys_registry_and_gateway_config(tmp_path: Path) -> N
     config, base = load_gateway_config(site.gateway_config)
     assert (config.store, config.id, config.broker.host, config.broker.port) == ("s1", "gw-main", "10.0.0.2", 1884)
     assert base == site.root.resolve()
+    assert config.upstream is not None
+    assert (config.upstream.host, config.upstream.port, config.upstream.username) == ("up.example", 8883, "store-s1")
+    assert config.upstream.password_file is not None
+    assert (base / config.upstream.password_file).read_text() == kit.bridge_password.read_text()
     assert len(fingerprints(report)) == 3
     assert fingerprint(bytes(registry.gateway.key)) in fingerprints(report)
-    assert all(" new " in line for line in report[:3])
+    assert " new " in report[0]
 
 
 def test_init_site_is_idempotent(tmp_path: Path) -> None:
     site = Site(tmp_path / "site")
-    first = init_site(site, "s1", "gateway", "127.0.0.1", 1883)
+    kit = kit_for(tmp_path)
+    first = init_site(site, "s1", "gateway", "127.0.0.1", 1883, kit)
     password = site.gateway_password.read_text()
     registry_hash = gateway_hash(site)
     key_text = site.gateway_key.read_text()
-    second = init_site(site, "s1", "gateway", "127.0.0.1", 1883)
+    second = init_site(site, "s1", "gateway", "127.0.0.1", 1883, kit)
     assert fingerprints(second) == fingerprints(first)
-    assert all(" kept " in line for line in second[:3])
+    assert " kept " in second[0]
     assert site.gateway_key.read_text() == key_text
     assert site.gateway_password.read_text() == password
     assert gateway_hash(site) == registry_hash
@@ -85,14 +102,14 @@ def test_init_site_is_idempotent(tmp_path: Path) -> None:
 def test_init_site_keeps_registered_devices(tmp_path: Path) -> None:
     site = initialised(tmp_path)
     add_node(site, "n1", Role.SHELF)
-    init_site(site, "s1", "gateway", "10.0.0.2", 1884)
+    init_site(site, "s1", "gateway", "10.0.0.2", 1884, kit_for(tmp_path))
     assert set(load_registry(site.registry).devices) == {"n1"}
 
 
 def test_init_site_refuses_another_store(tmp_path: Path) -> None:
     site = initialised(tmp_path)
     with pytest.raises(ProvisioningError, match="s1"):
-        init_site(site, "s2", "gateway", "10.0.0.2", 1884)
+        init_site(site, "s2", "gateway", "10.0.0.2", 1884, kit_for(tmp_path))
 
 
 def test_add_node_writes_a_loadable_node_config(tmp_path: Path) -> None:
@@ -215,7 +232,8 @@ def test_private_keys_never_reach_registry_or_configs(tmp_path: Path) -> None:
     site = initialised(tmp_path)
     for node, role in (("n1", Role.SHELF), ("c1", Role.CAMERA), ("g1", Role.GATE)):
         add_node(site, node, role)
-    private_files = [site.gateway_key, site.upstream_sign_key, site.upstream_seal_key] + [
+    home = UpstreamHome(tmp_path / "upstream")
+    private_files = [site.gateway_key, home.sign_key, home.seal_key, home.vault_key] + [
         site.node_dir(node) / "device.key" for node in ("n1", "c1", "g1")
     ]
     secrets = [path.read_text().strip() for path in private_files]

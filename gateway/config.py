@@ -13,6 +13,23 @@ class GatewayKeys(Section, frozen=True):
     upstream_sign: str | None = None
 
 
+class UpstreamBridge(Section, frozen=True):
+    """Where upstream's broker is and as whom the store's bridge logs in: the kit upstream
+    hands a store's installer holds exactly these."""
+
+    host: str
+    port: Annotated[int, Meta(ge=1, le=65535)]
+    username: NodeId
+    id: NodeId = "upstream"  # the `dev` upstream's decisions carry
+
+
+class UpstreamLink(UpstreamBridge, frozen=True):
+    password_file: str | None = None
+    # A palm with no decision by then is denied; below the gate's own authorise_ms (3 s),
+    # so the shopper hears why.
+    decision_timeout_ms: Annotated[int, Meta(ge=200, le=30_000)] = 2_500
+
+
 class IngestConfig(Section, frozen=True):
     batch_max: Annotated[int, Meta(ge=1, le=10000)] = 500
     dedupe_window: Annotated[int, Meta(ge=1, le=1_000_000)] = 1024
@@ -31,6 +48,8 @@ class GatewayConfig(Section, frozen=True):
     id: NodeId = "gateway"
     registry: str = "registry.toml"
     journal: str = "state/journal.db"
+    access: str = "state/access.db"
+    upstream: UpstreamLink | None = None  # without it, palm entry is refused and QR still works
     broker: BrokerConfig = BrokerConfig()
     ingest: IngestConfig = IngestConfig()
     operator: OperatorConfig = OperatorConfig()

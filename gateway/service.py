@@ -62,7 +62,7 @@ class Gateway:
         if registry.store != config.store:
             raise ConfigError(f"registry is for store {registry.store}, gateway config for {config.store}")
         key = load_signing_key(resolve(base, config.keys.gateway))
-        password = read_password(base, config.broker)
+        password = read_password(base, config.broker.password_file)
         journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
         self.boot = journal.next_boot()
         journal.close()

@@ -50,11 +50,11 @@ def resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def read_password(base: Path, broker: BrokerConfig) -> str | None:
-    """The broker password from `broker.password_file` (relative to `base`), or None when none is set."""
-    if broker.password_file is None:
+def read_password(base: Path, password_file: str | None) -> str | None:
+    """A broker password from its file (relative to `base`), or None when none is set."""
+    if password_file is None:
         return None
-    path = resolve(base, broker.password_file)
+    path = resolve(base, password_file)
     try:
         return path.read_text().strip()
     except OSError as error:

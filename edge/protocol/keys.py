@@ -1,4 +1,5 @@
-"""Key files: Ed25519 signing keys, X25519 sealing keys, their public halves and fingerprints.
+"""Key files: Ed25519 signing keys, X25519 sealing keys, their public halves and fingerprints,
+and secret-box keys (symmetric, for data at rest).
 
 A private key file holds the base64 of the 32-byte seed on one line, mode 0600; it is
 refused when others may read it, as ssh does. Public key files hold the base64 of the
@@ -13,7 +14,9 @@ import stat
 from pathlib import Path
 
 from nacl.public import PrivateKey, PublicKey
+from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
+from nacl.utils import random as random_bytes
 
 
 class KeyFileError(Exception):
@@ -95,6 +98,11 @@ def generate_sealing_key(path: Path, overwrite: bool = False) -> PublicKey:
     return key.public_key
 
 
+def generate_box_key(path: Path, overwrite: bool = False) -> None:
+    """Make a secret-box key at `path` (0600); it has no public half."""
+    write_secret_file(path, encode_key(random_bytes(SecretBox.KEY_SIZE)), overwrite)
+
+
 def public_path(private_path: Path) -> Path:
     return private_path.with_name(private_path.name + ".pub")
 
@@ -117,3 +125,7 @@ def load_verify_key(path: Path) -> VerifyKey:
 
 def load_public_key(path: Path) -> PublicKey:
     return PublicKey(load_public_bytes(path))
+
+
+def load_box(path: Path) -> SecretBox:
+    return SecretBox(_read(path, private=True))

@@ -53,7 +53,7 @@ class Node:
         self._started_ms = clock()
         self._key = load_signing_key(resolve(base, config.keys.device))
         gateway_key = load_verify_key(resolve(base, config.keys.gateway))
-        password = read_password(base, config.broker)
+        password = read_password(base, config.broker.password_file)
         state_dir = resolve(base, config.state_dir)
         self._boot_file = BootStateFile(state_dir / "boot.json")
         started = self._boot_file.next_boot()

@@ -14,10 +14,13 @@ from pathlib import Path
 from string import Template
 from typing import Final
 
+from edge.protocol.configfile import read_password
 from edge.protocol.envelope import MAX_PAYLOAD_BYTES
 from edge.protocol.keys import write_secret_file
 from edge.protocol.roles import EVENT_TYPES, Role
-from edge.protocol.topics import gateway_state_topic
+from edge.protocol.topics import gateway_state_topic, upstream_link_topic
+from gateway.config import UpstreamLink, load_gateway_config
+from gateway.provisioning.site import Site
 from gateway.registry import Registry
 
 # Peak messages per second a device of each role sends in a busy store (camera: presence
@@ -67,6 +70,7 @@ def acl_text(registry: Registry) -> str:
             "topic readwrite homeassistant/#",
             f"topic write store/{store}/upstream/out/#",
             f"topic read store/{store}/upstream/in/#",
+            f"topic read {upstream_link_topic(store)}",
             "",
         ]
     for name in sorted(registry.operators):
@@ -74,6 +78,7 @@ def acl_text(registry: Registry) -> str:
             f"user {name}",
             f"topic read store/{store}/gateway/#",
             f"topic read store/{store}/node/+/state",
+            f"topic read {upstream_link_topic(store)}",
             "topic read homeassistant/#",
             "",
         ]
@@ -100,7 +105,51 @@ def passwd_text(registry: Registry) -> str:
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf.template"
 
 
-def mosquitto_conf(directory: Path, sizing: QueueSizing, port: int, bind: str, run_as: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """The store broker's bridge to upstream's: `out/` up, `in/` down, both QoS 1."""
+
+    store: str
+    link: UpstreamLink
+    password: str
+
+    def text(self) -> str:
+        # cleansession false: each side queues for the other while the link is down (the
+        # store's own broker persists what waits to go up). The link's state goes to a
+        # retained local topic that the gateway and dashboards read.
+        return "\n".join(
+            [
+                "",
+                "# the bridge to upstream, from gateway.toml's [upstream]",
+                "connection upstream",
+                f"address {self.link.host}:{self.link.port}",
+                f"remote_username {self.link.username}",
+                f"remote_password {self.password}",
+                "cleansession false",
+                "restart_timeout 1 10",
+                "keepalive_interval 15",
+                "notifications true",
+                "notifications_local_only true",
+                f"notification_topic {upstream_link_topic(self.store)}",
+                f"topic store/{self.store}/upstream/out/# out 1",
+                f"topic store/{self.store}/upstream/in/# in 1",
+                "",
+            ]
+        )
+
+
+def site_bridge(site: Site) -> Bridge | None:
+    """The bridge gateway.toml asks for, or None when the store has no upstream."""
+    gateway, base = load_gateway_config(site.gateway_config)
+    if gateway.upstream is None:
+        return None
+    password = read_password(base, gateway.upstream.password_file)
+    return Bridge(gateway.store, gateway.upstream, password or "")
+
+
+def mosquitto_conf(
+    directory: Path, sizing: QueueSizing, port: int, bind: str, run_as: str, bridge: Bridge | None = None
+) -> str:
     directory = directory.resolve()
     return Template(TEMPLATE.read_text()).substitute(
         passwd=directory / "passwd",
@@ -112,13 +161,16 @@ def mosquitto_conf(directory: Path, sizing: QueueSizing, port: int, bind: str, r
         sizing=sizing.explain(),
         max_queued_messages=sizing.max_queued_messages,
         max_payload=MAX_PAYLOAD_BYTES,
-    )
+    ) + (bridge.text() if bridge is not None else "")
 
 
-def write_broker_config(directory: Path, registry: Registry, port: int, bind: str, run_as: str) -> QueueSizing:
+def write_broker_config(
+    directory: Path, registry: Registry, port: int, bind: str, run_as: str, bridge: Bridge | None = None
+) -> QueueSizing:
+    """Write the config (0600: a bridge's password is in it), the password file and the ACL."""
     sizing = size_queue(registry)
     (directory / "data").mkdir(parents=True, exist_ok=True)
     write_secret_file(directory / "passwd", passwd_text(registry).rstrip("\n"))
     (directory / "acl").write_text(acl_text(registry))
-    (directory / "mosquitto.conf").write_text(mosquitto_conf(directory, sizing, port, bind, run_as))
+    write_secret_file(directory / "mosquitto.conf", mosquitto_conf(directory, sizing, port, bind, run_as, bridge))
     return sizing

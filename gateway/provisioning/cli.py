@@ -8,9 +8,9 @@ from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import KeyFileError
 from edge.protocol.roles import DEVICE_ROLES, Role
 from gateway.config import load_gateway_config
-from gateway.provisioning.broker_config import current_user, write_broker_config
+from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
 from gateway.provisioning.provision import ProvisioningError, add_node, init_site
-from gateway.provisioning.site import Site
+from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
 
 
@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--gateway-id", default="gateway")
     init.add_argument("--broker-host", default="127.0.0.1")
     init.add_argument("--broker-port", type=int, default=1883)
+    init.add_argument(
+        "--upstream-kit", type=Path, required=True, help="the store's kit from upstream (`storeup add-store` writes it)"
+    )
     node = commands.add_parser("add-node", help="give a node its key and credential and register it")
     node.add_argument("node")
     node.add_argument("role", choices=[str(role) for role in DEVICE_ROLES])
@@ -38,16 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     site = Site(args.site)
     try:
         if args.command == "init":
-            lines = init_site(site, args.store, args.gateway_id, args.broker_host, args.broker_port)
+            kit = StoreKit(args.upstream_kit)
+            lines = init_site(site, args.store, args.gateway_id, args.broker_host, args.broker_port, kit)
         elif args.command == "add-node":
             lines = add_node(site, args.node, Role(args.role), args.broker_host, args.force, args.backend, args.shelf)
         elif args.command == "broker-config":
             registry = load_registry(site.registry)
             gateway, _ = load_gateway_config(site.gateway_config)
-            sizing = write_broker_config(site.broker, registry, gateway.broker.port, args.bind, args.run_as)
+            bridge = site_bridge(site)
+            sizing = write_broker_config(site.broker, registry, gateway.broker.port, args.bind, args.run_as, bridge)
             lines = [
                 f"wrote {site.broker / 'mosquitto.conf'}, passwd and acl for {len(registry.devices)} devices",
                 sizing.explain(),
+                f"bridge to upstream at {bridge.link.host}:{bridge.link.port}"
+                if bridge
+                else "no [upstream]: no bridge",
                 f"start it with: mosquitto -c {site.broker / 'mosquitto.conf'}",
             ]
         else:

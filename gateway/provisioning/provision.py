@@ -5,12 +5,12 @@ import re
 import shutil
 from pathlib import Path
 
+import msgspec
 import tomli_w
 
-from edge.protocol.configfile import ConfigError
+from edge.protocol.configfile import ConfigError, read_toml
 from edge.protocol.keys import (
     fingerprint,
-    generate_sealing_key,
     generate_signing_key,
     load_public_bytes,
     load_signing_key,
@@ -20,9 +20,9 @@ from edge.protocol.keys import (
     write_secret_file,
 )
 from edge.protocol.roles import DEVICE_ROLES, Role
-from gateway.config import load_gateway_config
+from gateway.config import UpstreamBridge, load_gateway_config
 from gateway.provisioning.passwords import mosquitto_hash, new_password
-from gateway.provisioning.site import DASHBOARD, Site
+from gateway.provisioning.site import DASHBOARD, Site, StoreKit
 from gateway.registry import Device, Registry, load_registry, save_registry
 
 _ID = re.compile(r"[a-z0-9-]{1,64}")
@@ -32,14 +32,11 @@ class ProvisioningError(Exception):
     """A provisioning step that would destroy or contradict existing identity."""
 
 
-def _ensure_key(path: Path, sealing: bool = False) -> bool:
-    """Make the key at `path` unless it exists; True when it is new."""
+def _ensure_key(path: Path) -> bool:
+    """Make the signing key at `path` unless it exists; True when it is new."""
     if path.exists():
         return False
-    if sealing:
-        generate_sealing_key(path)
-    else:
-        generate_signing_key(path)
+    generate_signing_key(path)
     return True
 
 
@@ -54,22 +51,37 @@ def _check_id(kind: str, value: str) -> None:
         raise ProvisioningError(f"{kind} {value!r} must be 1-64 characters of a-z, 0-9 and '-'")
 
 
-def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_port: int) -> list[str]:
-    """Make the store's keys, the gateway's and the dashboard's broker credentials, the
-    registry and gateway.toml."""
+def _take_kit(site: Site, kit: StoreKit) -> UpstreamBridge:
+    """Copy upstream's public keys and the bridge credential from the kit; a kit with a
+    private key in it is refused, so no upstream secret ever lands on the store's side."""
+    if not kit.bridge.exists():
+        raise ProvisioningError(
+            f"{kit.root} is not an upstream kit (no {kit.bridge.name}); `storeup add-store` makes one"
+        )
+    for path in kit.root.iterdir():
+        if path.name.endswith(".key"):
+            raise ProvisioningError(f"{path} is a private key: an upstream kit holds public keys only")
+    bridge = read_toml(kit.bridge, UpstreamBridge)
+    for source, target in ((kit.sign_public, site.upstream_sign_public), (kit.seal_public, site.upstream_seal_public)):
+        write_public(target, load_public_bytes(source))
+    write_secret_file(site.bridge_password, kit.bridge_password.read_text().strip())
+    return bridge
+
+
+def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_port: int, kit: StoreKit) -> list[str]:
+    """Make the store's gateway key, the gateway's and the dashboard's broker credentials, the
+    registry and gateway.toml; take upstream's public keys and bridge credential from `kit`."""
     _check_id("store id", store)
     _check_id("gateway id", gateway_id)
     if gateway_id == DASHBOARD:
         raise ProvisioningError(f"{DASHBOARD!r} is the dashboard's broker account; choose another gateway id")
     report: list[str] = []
-    for label, path, sealing in (
-        ("gateway", site.gateway_key, False),
-        ("upstream-sign", site.upstream_sign_key, False),
-        ("upstream-seal", site.upstream_seal_key, True),
-    ):
-        new = _ensure_key(path, sealing)
-        raw = load_public_bytes(public_path(path))
-        report.append(f"{label:14} {'new' if new else 'kept':4} {fingerprint(raw)}  {public_path(path)}")
+    new = _ensure_key(site.gateway_key)
+    raw = load_public_bytes(public_path(site.gateway_key))
+    report.append(f"{'gateway':14} {'new' if new else 'kept':4} {fingerprint(raw)}  {public_path(site.gateway_key)}")
+    bridge = _take_kit(site, kit)
+    for label, path in (("upstream-sign", site.upstream_sign_public), ("upstream-seal", site.upstream_seal_public)):
+        report.append(f"{label:14} {'kit':4} {fingerprint(load_public_bytes(path))}  {path}")
     if site.registry.exists():
         registry = load_registry(site.registry)
         if registry.store != store:
@@ -101,6 +113,10 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
                 "journal": "state/journal.db",
                 "broker": {"host": broker_host, "port": broker_port, "password_file": "keys/gateway.mqtt-password"},
                 "keys": {"gateway": "keys/gateway.key", "upstream_sign": "keys/upstream-sign.key.pub"},
+                "upstream": {
+                    **msgspec.to_builtins(bridge),
+                    "password_file": str(site.bridge_password.relative_to(site.root)),
+                },
             },
         )
         report.append(f"gateway config written to {site.gateway_config}")
@@ -159,8 +175,8 @@ def add_node(
     write_public(public_path(key_path), bytes(verify_key))
     registry.add(Device(node, role, verify_key, password_hash))
     save_registry(site.registry, registry)
-    for source in (site.gateway_key, site.upstream_sign_key, site.upstream_seal_key):
-        shutil.copyfile(public_path(source), directory / public_path(source).name)
+    for source in (public_path(site.gateway_key), site.upstream_sign_public, site.upstream_seal_public):
+        shutil.copyfile(source, directory / source.name)
     _write_toml(
         directory / "node.toml",
         {

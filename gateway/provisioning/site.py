@@ -1,4 +1,4 @@
-"""Where everything of a site lives, one place for every path."""
+"""Where everything of a site lives, one place for every path, and the kit a store gets from upstream."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +25,17 @@ class Site:
         return self.keys / "gateway.key"
 
     @property
-    def upstream_sign_key(self) -> Path:
-        return self.keys / "upstream-sign.key"
+    def upstream_sign_public(self) -> Path:
+        return self.keys / "upstream-sign.key.pub"
 
     @property
-    def upstream_seal_key(self) -> Path:
-        return self.keys / "upstream-seal.key"
+    def upstream_seal_public(self) -> Path:
+        return self.keys / "upstream-seal.key.pub"
+
+    @property
+    def bridge_password(self) -> Path:
+        """The bridge's credential on upstream's broker."""
+        return self.keys / "upstream-bridge.mqtt-password"
 
     @property
     def gateway_password(self) -> Path:
@@ -46,6 +51,31 @@ class Site:
 
     def node_dir(self, node: str) -> Path:
         return self.root / "nodes" / node
+
+
+@dataclass(frozen=True, slots=True)
+class StoreKit:
+    """What upstream hands a store's installer: its public keys and the bridge credential
+    (`storeup add-store` writes it, `storeprov init --upstream-kit` reads it)."""
+
+    root: Path
+
+    @property
+    def sign_public(self) -> Path:
+        return self.root / "upstream-sign.key.pub"
+
+    @property
+    def seal_public(self) -> Path:
+        return self.root / "upstream-seal.key.pub"
+
+    @property
+    def bridge(self) -> Path:
+        """Where the bridge reaches upstream's broker, and as whom (TOML)."""
+        return self.root / "bridge.toml"
+
+    @property
+    def bridge_password(self) -> Path:
+        return self.root / "bridge.mqtt-password"
 
 
 DASHBOARD = "dashboard"

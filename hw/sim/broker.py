@@ -11,11 +11,14 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Protocol
 
-from gateway.provisioning.broker_config import current_user, write_broker_config
+from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
+from upstream.home import UpstreamHome
+from upstream.provision import write_upstream_broker_config
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +62,23 @@ class MosquittoBroker:
     kind = "mosquitto"
 
     def __init__(self, site: Site, port: int, binary: str) -> None:
+        self._site = site
+        self._prepare(site.broker, port, binary)
+
+    def _prepare(self, directory: Path, port: int, binary: str) -> None:
         self.host = "127.0.0.1"
         self.port = port
         self._binary = binary
-        self._site = site
         self._write_config()
-        self.config = site.broker / "mosquitto.conf"
-        self.log_path = site.broker / "mosquitto.log"
+        self.config = directory / "mosquitto.conf"
+        self.log_path = directory / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def _write_config(self) -> None:
-        write_broker_config(self._site.broker, load_registry(self._site.registry), self.port, self.host, current_user())
+        site = self._site
+        write_broker_config(
+            site.broker, load_registry(site.registry), self.port, self.host, current_user(), site_bridge(site)
+        )
 
     def reload(self) -> None:
         """Rewrite passwords and ACL from the registry and have the running broker reread them (SIGHUP)."""
@@ -98,6 +107,17 @@ class MosquittoBroker:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+class UpstreamMosquitto(MosquittoBroker):
+    """The reference upstream's own broker, on the port its upstream.toml names."""
+
+    def __init__(self, home: UpstreamHome, port: int, binary: str) -> None:
+        self._home = home
+        self._prepare(home.broker, port, binary)
+
+    def _write_config(self) -> None:
+        write_upstream_broker_config(self._home, self.host, current_user())
 
 
 class AmqttBroker:
