@@ -18,13 +18,13 @@ from edge.gate.palm import PalmEncoder
 from edge.gate.turnstile import Feedback
 from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.keys import load_public_key, load_sealing_key, load_signing_key
-from edge.protocol.messages import Open
+from edge.protocol.messages import UNSTAMPED, Open
 from edge.protocol.palm_template import PalmTemplate
 from edge.protocol.roles import Role
 from edge.protocol.sealed import unseal
 from edge.protocol.topics import gateway_state_topic
 from edge.runtime.config import load_node_config
-from edge.runtime.node import UNSTAMPED, Node
+from edge.runtime.node import Node
 from firmware_tests.conftest import Store, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.commands import CommandSigner

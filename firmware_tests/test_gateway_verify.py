@@ -8,11 +8,11 @@ from nacl.signing import SigningKey
 
 from edge.protocol.envelope import MAX_MESSAGE_BYTES, SIGNATURE_BYTES, seal
 from edge.protocol.errors import ProtocolError, Reason
-from edge.protocol.messages import Interaction, Message, State, Weight, encode_message
+from edge.protocol.messages import Decision, Interaction, Message, State, Weight, encode_message
 from edge.protocol.roles import Role
 from edge.protocol.topics import Kind, cmd_topic, event_topic, state_topic, upstream_in_topic, upstream_out_topic
 from gateway.registry import Device, Registry
-from gateway.verify import Verifier, sender_of
+from gateway.verify import UpstreamSender, Verifier, sender_of
 
 StateValue = Literal["online", "stopped", "offline"]
 
@@ -122,7 +122,7 @@ def test_valid_state_passes(verifier: Verifier) -> None:
         state_topic("other-store", "shelf-1"),
         cmd_topic(STORE, "shelf-1", "open"),
         upstream_out_topic(STORE, "weight"),
-        upstream_in_topic(STORE, "decision"),
+        upstream_in_topic("other-store", "decision"),
     ],
 )
 def test_bad_topic(verifier: Verifier, topic: str) -> None:
@@ -271,7 +271,7 @@ def test_refusal_carries_a_detail(verifier: Verifier) -> None:
         (state_topic(STORE, "cam-1"), "cam-1"),
         (event_topic("elsewhere", "n-7", "weight"), "n-7"),
         (cmd_topic(STORE, "gate-2", "open"), "gate-2"),
-        (upstream_in_topic(STORE, "decision"), "-"),
+        (upstream_in_topic(STORE, "decision"), "upstream"),
         (upstream_out_topic(STORE, "receipt"), "-"),
         ("garbage", "-"),
         ("store/s1/node/UPPER/state", "-"),
@@ -280,3 +280,25 @@ def test_refusal_carries_a_detail(verifier: Verifier) -> None:
 )
 def test_sender_of(topic: str, sender: str) -> None:
     assert sender_of(topic) == sender
+
+
+UPSTREAM = SigningKey.generate()
+
+
+def decision(dev: str = "upstream", seq: int = 1) -> Decision:
+    return Decision(
+        v=1, dev=dev, boot=1, seq=seq, ts=1_700_000_000_000, req="r-1", result="match", account="acct-1", score_pm=810
+    )
+
+
+def test_upstreams_decision_is_verified_with_its_key_and_id() -> None:
+    verifier = Verifier(make_registry(), UpstreamSender("upstream", UPSTREAM.verify_key))
+    topic = upstream_in_topic(STORE, "decision")
+    verified = verifier.verify(topic, signed(decision(), UPSTREAM))
+    assert verified.message == decision() and verified.topic.kind is Kind.UPSTREAM_IN
+    assert sender_of(topic) == "upstream"
+    assert refusal(verifier, topic, signed(decision(), KEYS["shelf-1"])) is Reason.BAD_SIGNATURE
+    assert refusal(verifier, topic, signed(decision(dev="imposter"), UPSTREAM)) is Reason.HEADER_MISMATCH
+    assert refusal(verifier, topic, signed(decision(seq=0), UPSTREAM)) is Reason.HEADER_MISMATCH
+    assert refusal(verifier, upstream_in_topic(STORE, "weight"), signed(weight(), UPSTREAM)) is Reason.ROLE_FORBIDDEN
+    assert refusal(Verifier(make_registry()), topic, signed(decision(), UPSTREAM)) is Reason.UNKNOWN_DEVICE

@@ -4,11 +4,11 @@ import signal
 import threading
 from pathlib import Path
 
-from edge.protocol.messages import Open
+from edge.protocol.messages import UNSTAMPED, Open
 from edge.protocol.roles import Role
 from edge.runtime.commands import Command
 from edge.runtime.config import load_node_config
-from edge.runtime.node import UNSTAMPED, Node
+from edge.runtime.node import Node
 from firmware_tests.conftest import Store, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.config import load_gateway_config

@@ -10,7 +10,7 @@ from edge.protocol.configfile import BrokerConfig, ConfigError, NodeId, Section,
 
 class GatewayKeys(Section, frozen=True):
     gateway: str
-    upstream_sign: str | None = None
+    upstream_sign: str  # upstream's public key: its decisions and the QR tokens it issued
 
 
 class UpstreamBridge(Section, frozen=True):

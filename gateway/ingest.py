@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.messages import AnyMessage, State
+from edge.protocol.topics import Kind, upstream_out_topic
 from gateway.clock import ClockOffset
-from gateway.journal import DeviceRow, Journal, JournalInsert
+from gateway.journal import DeviceRow, Journal, JournalInsert, Outgoing
 from gateway.sequence import Sequencing, Verdict
 from gateway.verify import Verified, Verifier, sender_of
 
@@ -41,6 +42,7 @@ class BatchResult:
     accepted: list[Verified] = field(default_factory=list)
     duplicates: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    outbox: list[Outgoing] = field(default_factory=list)  # queued for upstream in this batch
 
 
 @dataclass
@@ -87,9 +89,13 @@ def _key(verified: Verified) -> Key:
 
 
 class IngestCore:
-    def __init__(self, verifier: Verifier, journal: Journal, window: int) -> None:
+    def __init__(
+        self, verifier: Verifier, journal: Journal, window: int, forward: frozenset[str] = frozenset()
+    ) -> None:
+        """`forward`: the event types that go upstream as received (DESIGN section 3: `palm`)."""
         self._verifier = verifier
         self._journal = journal
+        self._forward = forward
         self.sequencing = Sequencing(window, journal.high_water_marks(), journal.newest_boots())
         self.devices: dict[str, DeviceRow] = journal.devices()
         self.clocks: dict[str, ClockOffset] = {}
@@ -153,6 +159,9 @@ class IngestCore:
                     continue
                 tally.accept(message, incoming.recv_ms)
                 result.accepted.append(verified)
+                if message.type in self._forward and verified.topic.kind is Kind.EVENT:
+                    topic = upstream_out_topic(verified.topic.store, message.type)
+                    result.outbox.append(self._journal.queue_upstream(topic, incoming.payload, incoming.recv_ms))
                 if message.dev not in clocks:
                     clocks[message.dev] = self.clocks.get(message.dev, ClockOffset()).copy()
                 clocks[message.dev].add(message.ts, incoming.recv_ms)

@@ -1,5 +1,6 @@
 """The journal (SQLite, WAL): every accepted message with its receive time, the exact signed
-payload for audit, reject counts, the device table and the gateway's own boot counter.
+payload for audit, reject counts, the device table, the gateway's own boot counter, and the
+upstream outbox (what waits to be handed to the broker for upstream).
 
 A batch is one transaction; the ingest acknowledges its messages only after `commit`.
 """
@@ -48,6 +49,12 @@ CREATE TABLE IF NOT EXISTS devices (
     duplicates INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    queued_ms INTEGER NOT NULL
+);
 """
 
 
@@ -92,6 +99,15 @@ class DeviceRow:
     offset_ms: int | None
     accepted: int
     duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message in the upstream outbox: kept until the broker has taken it (PUBACK)."""
+
+    id: int
+    topic: str
+    payload: bytes
 
 
 class JournalError(Exception):
@@ -220,6 +236,22 @@ class Journal:
             params.append(limit)
         for row in self._db.execute(query, params):
             yield JournalRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bytes(row[8]))
+
+    def queue_upstream(self, topic: str, payload: bytes, now_ms: int) -> Outgoing:
+        """Add to the outbox; inside a batch's transaction, so it commits with the message it forwards."""
+        cursor = self._db.execute(
+            "INSERT INTO outbox(topic, payload, queued_ms) VALUES (?,?,?)", (topic, payload, now_ms)
+        )
+        assert cursor.lastrowid is not None
+        return Outgoing(cursor.lastrowid, topic, payload)
+
+    def outbox(self) -> list[Outgoing]:
+        return [Outgoing(row[0], row[1], bytes(row[2])) for row in self._db.execute(
+            "SELECT id, topic, payload FROM outbox ORDER BY id"
+        )]  # fmt: skip
+
+    def delivered(self, outgoing_id: int) -> None:
+        self._db.execute("DELETE FROM outbox WHERE id=?", (outgoing_id,))
 
     def next_boot(self) -> int:
         """Count a gateway start; its commands are stamped with this boot."""

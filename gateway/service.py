@@ -7,6 +7,12 @@ its messages are acknowledged. Acks are sent only for messages received on the c
 connection: after a reconnect the broker redelivers the rest, and the journal dedupes
 them. If the journal process dies, the gateway stops with an error so that its supervisor
 restarts it; whatever was not acknowledged is redelivered.
+
+Journaled `palm`, `qr`, `passage` and `decision` messages then go to access control
+(gateway.access), whose commands are signed and sent from here. A `palm` is also queued in
+the journal's outbox in the same commit; a sender thread hands the outbox to the broker one
+message at a time and deletes each on its PUBACK, so a forwarded palm survives a gateway
+crash, and the store broker's bridge queue carries it through an upstream outage.
 """
 
 import logging
@@ -25,14 +31,22 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, read_password, resolve
-from edge.protocol.keys import load_signing_key
+from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import Deny, Open
 from edge.protocol.status import Availability, GatewayStatus
-from edge.protocol.topics import gateway_prefix, gateway_state_topic, node_subscriptions
+from edge.protocol.topics import (
+    gateway_prefix,
+    gateway_state_topic,
+    node_subscriptions,
+    upstream_link_topic,
+    upstream_subscription,
+)
+from gateway.access import AccessControl, Output, Send, SessionOpened
+from gateway.access_store import AccessStore
 from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
 from gateway.config import GatewayConfig
-from gateway.journal import Journal
+from gateway.journal import Journal, Outgoing
 from gateway.registry import load_registry
 from gateway.worker import BatchReport, Wire, serve
 
@@ -63,10 +77,20 @@ class Gateway:
             raise ConfigError(f"registry is for store {registry.store}, gateway config for {config.store}")
         key = load_signing_key(resolve(base, config.keys.gateway))
         password = read_password(base, config.broker.password_file)
-        journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
-        self.boot = journal.next_boot()
-        journal.close()
+        self._journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
+        self.boot = self._journal.next_boot()
         self.commands = CommandSigner(config.store, config.id, self.boot, key)
+        self._access_store = AccessStore(resolve(base, config.access))
+        self.access = AccessControl(
+            load_verify_key(resolve(base, config.keys.upstream_sign)),
+            config.upstream.decision_timeout_ms if config.upstream is not None else 0,
+            upstream=config.upstream is not None,
+            used_tokens=self._access_store.used_tokens(clock()),
+        )
+        self._access_lock = threading.Lock()
+        self._outgoing: queue.SimpleQueue[Outgoing] = queue.SimpleQueue()
+        for outgoing in self._journal.outbox():
+            self._outgoing.put(outgoing)
         self.accepted = 0
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
@@ -104,6 +128,8 @@ class Gateway:
         self._dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
         self._results = threading.Thread(target=self._collect, name="results", daemon=True)
         self._ticker = threading.Thread(target=self._tick, name="gateway-state", daemon=True)
+        self._expirer = threading.Thread(target=self._expire, name="access-expiry", daemon=True)
+        self._sender = threading.Thread(target=self._send_outbox, name="outbox", daemon=True)
 
     def start(self) -> None:
         self._worker.start()
@@ -116,6 +142,8 @@ class Gateway:
         self._dispatcher.start()
         self._results.start()
         self._ticker.start()
+        self._expirer.start()
+        self._sender.start()
         self._client.connect_async(self.config.broker.host, self.config.broker.port, self.config.broker.keepalive_s)
         self._client.loop_start()
         log.info("gateway %s boot %d for store %s started", self.config.id, self.boot, self.config.store)
@@ -132,6 +160,9 @@ class Gateway:
         self._worker.join(10)
         if self._worker.is_alive():
             self._worker.terminate()
+        with self._access_lock:
+            self._access_store.close()
+        self._journal.close()
 
     def send_command(self, node: str, command: Open | Deny) -> None:
         topic, payload = self.commands.sign(node, command, self._clock())
@@ -142,8 +173,10 @@ class Gateway:
             log.error("broker refused the gateway: %s", reason)
             return
         self._connection += 1
-        for topic in node_subscriptions(self.config.store):
+        for topic in (*node_subscriptions(self.config.store), upstream_subscription(self.config.store)):
             client.subscribe(topic, qos=1)
+        if self.config.upstream is not None:
+            client.subscribe(upstream_link_topic(self.config.store), qos=1)
         self._publish_state("online")
         log.info("connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
 
@@ -154,6 +187,10 @@ class Gateway:
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == upstream_link_topic(self.config.store):
+            self._link_changed(bytes(message.payload) == b"1")
+            client.ack(message.mid, message.qos)
+            return
         wire = (message.topic, bytes(message.payload), self._clock())
         self._queue.put(_Received(wire, message.mid, message.qos, self._connection))
 
@@ -203,6 +240,54 @@ class Gateway:
                     self._client.ack(received.mid, received.qos)
             self._ahead.release()
             self._account(report)
+            for outgoing in report.outbox:
+                self._outgoing.put(outgoing)
+            now = self._clock()
+            with self._access_lock:
+                for message in report.access:
+                    self._carry_out(self.access.apply(message, now))
+
+    def _carry_out(self, outputs: list[Output]) -> None:
+        """Record what access control decided, then send its commands (a nonce is on disk
+        before the `open` it allowed leaves). Called with the access lock held."""
+        for output in outputs:
+            if isinstance(output, Send):
+                self.send_command(output.command.node, output.command)
+                log.info("%s %s at %s", output.command.type, output.command.req, output.command.node)
+            else:
+                self._access_store.record(output)
+                if isinstance(output, SessionOpened):
+                    log.info("session %s opened at %s", output.session, output.gate)
+
+    def _link_changed(self, up: bool) -> None:
+        with self._access_lock:
+            if up != self.access.upstream:
+                log.warning("the bridge to upstream is %s", "up" if up else "down: palm entry is refused")
+            self._carry_out(self.access.link(up))
+
+    def _expire(self) -> None:
+        """Deny the palms upstream has not answered in time; forget expired nonces."""
+        while not self._stop.wait(0.05):
+            with self._access_lock:
+                self._carry_out(self.access.expire(self._clock()))
+
+    def _send_outbox(self) -> None:
+        """Hand the outbox to the broker one message at a time; a message leaves the outbox
+        only when the broker has acknowledged it."""
+        while not self._stop.is_set():
+            try:
+                outgoing = self._outgoing.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            info = self._client.publish(outgoing.topic, outgoing.payload, qos=1)
+            # paho keeps a message published while disconnected and sends it on reconnect
+            while not info.is_published() and not self._stop.is_set():
+                try:
+                    info.wait_for_publish(1)
+                except RuntimeError:
+                    self._stop.wait(0.1)
+            if info.is_published():
+                self._journal.delivered(outgoing.id)
 
     def _journal_process_lost(self) -> None:
         log.critical("the journal process died; stopping so that the broker redelivers what was not journaled")

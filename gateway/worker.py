@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Final
 
 from edge.protocol.configfile import ConfigError, resolve
+from edge.protocol.keys import load_verify_key
+from edge.protocol.messages import AnyMessage
 from gateway.config import GatewayConfig
 from gateway.ingest import BatchResult, Incoming, IngestCore
-from gateway.journal import Journal
+from gateway.journal import Journal, Outgoing
 from gateway.registry import Registry, load_registry
-from gateway.verify import Verifier
+from gateway.verify import UpstreamSender, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +36,27 @@ class RejectNote:
     recv_ms: int
 
 
+# What the service's access control acts on, once journaled.
+ACCESS_TYPES: Final = frozenset({"palm", "qr", "passage", "decision"})
+
+
 @dataclass(frozen=True, slots=True)
 class BatchReport:
-    """What the service needs back: counts for its status, rejects for its alerts."""
+    """What the service needs back: counts for its status, rejects for its alerts, the
+    messages its access control acts on, and what was queued for upstream."""
 
     batch_id: int
     accepted: int
     duplicates: int
     rejected: list[RejectNote]
+    access: list[AnyMessage]
+    outbox: list[Outgoing]
 
     @classmethod
     def of(cls, batch_id: int, result: BatchResult) -> "BatchReport":
         notes = [RejectNote(str(r.error.reason), r.dev, r.error.detail, r.incoming.recv_ms) for r in result.rejected]
-        return cls(batch_id, len(result.accepted), result.duplicates, notes)
+        access = [v.message for v in result.accepted if v.message.type in ACCESS_TYPES]
+        return cls(batch_id, len(result.accepted), result.duplicates, notes, access, result.outbox)
 
 
 class RegistryWatch:
@@ -81,6 +92,11 @@ class RegistryWatch:
         return registry
 
 
+def upstream_sender(config: GatewayConfig, base: Path) -> UpstreamSender:
+    upstream_id = config.upstream.id if config.upstream is not None else "upstream"
+    return UpstreamSender(upstream_id, load_verify_key(resolve(base, config.keys.upstream_sign)))
+
+
 def commit_with_retry(core: IngestCore, batch: list[Incoming]) -> BatchResult:
     """Process a batch until its commit succeeds: nothing is acknowledged before that."""
     pause = 0.5
@@ -99,7 +115,9 @@ def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
     registry = RegistryWatch(resolve(base, config.registry))
-    core = IngestCore(Verifier(registry.load()), journal, config.ingest.dedupe_window)
+    upstream = upstream_sender(config, base)
+    forward = frozenset({"palm"}) if config.upstream is not None else frozenset()
+    core = IngestCore(Verifier(registry.load(), upstream), journal, config.ingest.dedupe_window, forward)
     pipe.send("ready")
     try:
         while True:
@@ -112,7 +130,7 @@ def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
             batch_id, wire = item
             changed = registry.changed()
             if changed is not None:
-                core.use(Verifier(changed))
+                core.use(Verifier(changed, upstream))
             result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
             pipe.send(BatchReport.of(batch_id, result))
     finally:

@@ -19,8 +19,8 @@ from edge.camera.presence import Person
 from edge.camera.presence_process import PresenceProcess
 from edge.camera.sources import open_source
 from edge.protocol.configfile import ConfigError, resolve
-from edge.protocol.messages import Interaction, Presence
-from edge.runtime.node import UNSTAMPED, Node
+from edge.protocol.messages import UNSTAMPED, Interaction, Presence
+from edge.runtime.node import Node
 
 log = logging.getLogger(__name__)
 

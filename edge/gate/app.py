@@ -31,10 +31,10 @@ from edge.gate.turnstile import Alarm, Crossing, Feedback, Output, Relay, Turnst
 from edge.gate.watchdog import open_watchdog
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import load_public_key
-from edge.protocol.messages import Deny, Open, Palm, Passage, Qr
+from edge.protocol.messages import UNSTAMPED, Deny, Open, Palm, Passage, Qr
 from edge.protocol.sealed import PalmPayload, seal
 from edge.runtime.config import GateConfig
-from edge.runtime.node import UNSTAMPED, Node
+from edge.runtime.node import Node
 
 log = logging.getLogger(__name__)
 

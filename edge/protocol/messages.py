@@ -6,7 +6,7 @@ that fails is the input examined again to name the reason precisely.
 """
 
 import re
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypedDict
 
 import msgspec
 from msgspec import Meta
@@ -42,6 +42,19 @@ class Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, froz
     @property
     def type(self) -> str:
         return str(self.__struct_config__.tag)
+
+
+class HeaderFields(TypedDict):
+    v: Literal[1]
+    dev: str
+    boot: int
+    seq: int
+    ts: int
+
+
+# Messages are built with this placeholder header; whoever sends them stamps the real one
+# (`Node.emit` on a device, the command signer on the gateway).
+UNSTAMPED: HeaderFields = {"v": 1, "dev": "unstamped", "boot": 0, "seq": 0, "ts": 0}
 
 
 class Weight(Message, tag="weight", frozen=True):

@@ -76,6 +76,12 @@ def upstream_in_topic(store: str, message_type: str) -> str:
     return str(Topic(Kind.UPSTREAM_IN, store, None, message_type))
 
 
+def upstream_subscription(store: str) -> str:
+    """What the gateway subscribes to from upstream: everything the bridge carries down."""
+    _checked(store, None, "in")
+    return f"store/{store}/upstream/in/+"
+
+
 def upstream_link_topic(store: str) -> str:
     """Where the store's broker says whether its bridge to upstream is up ("1") or down ("0"), retained."""
     _checked(store, None, "link")

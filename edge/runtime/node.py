@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypedDict, TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 import paho.mqtt.client as mqtt
@@ -18,7 +18,7 @@ from edge.protocol.configfile import read_password, resolve
 from edge.protocol.envelope import seal
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.keys import load_signing_key, load_verify_key
-from edge.protocol.messages import Health, Message, State, decode_message, encode_message
+from edge.protocol.messages import UNSTAMPED, Health, Message, State, decode_message, encode_message
 from edge.protocol.roles import may_send
 from edge.protocol.topics import cmd_subscription, event_topic, gateway_state_topic, state_topic
 from edge.runtime.bootstate import BootState, BootStateError, BootStateFile
@@ -31,18 +31,6 @@ from edge.runtime.spool import Spool
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
-
-
-class HeaderFields(TypedDict):
-    v: Literal[1]
-    dev: str
-    boot: int
-    seq: int
-    ts: int
-
-
-# Role apps build messages with this placeholder header; `Node.emit` stamps the real one.
-UNSTAMPED: HeaderFields = {"v": 1, "dev": "unstamped", "boot": 0, "seq": 0, "ts": 0}
 
 
 class Node:

@@ -8,8 +8,8 @@ import logging
 import threading
 
 from edge.protocol.configfile import ConfigError, resolve
-from edge.protocol.messages import Telemetry, Weight
-from edge.runtime.node import UNSTAMPED, Node
+from edge.protocol.messages import UNSTAMPED, Telemetry, Weight
+from edge.runtime.node import Node
 from edge.shelf.calibration import CalibrationStore
 from edge.shelf.detector import DetectorConfig, ShelfDetector
 from edge.shelf.sources import open_source

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from edge.protocol.clock import wall_ms
-from edge.protocol.messages import Message, Passage, Presence, Weight
+from edge.protocol.messages import UNSTAMPED, Message, Passage, Presence, Weight
 from edge.protocol.roles import Role
 from edge.runtime.config import load_node_config
-from edge.runtime.node import UNSTAMPED, Node
+from edge.runtime.node import Node
 
 TRAFFIC_TYPE: dict[Role, str] = {Role.SHELF: "weight", Role.CAMERA: "presence", Role.GATE: "passage"}
 
