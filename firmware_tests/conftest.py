@@ -17,11 +17,11 @@ import pytest
 
 from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.roles import Role
-from edge.protocol.topics import gateway_state_topic
+from edge.protocol.topics import gateway_state_topic, upstream_link_topic
 from gateway.provisioning.site import DASHBOARD, Site
-from hw.sim.broker import MosquittoBroker, find_mosquitto, free_port
+from hw.sim.broker import MosquittoBroker, UpstreamMosquitto, find_mosquitto, free_port
 from hw.sim.pty_port import PtyPort
-from hw.sim.site import build_site
+from hw.sim.site import build_site, upstream_home_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,8 +43,12 @@ class Store:
             raise RuntimeError("Mosquitto is not installed; `make test` installs it (apt-get install mosquitto)")
         self.root = root
         self.port = free_port()
-        self.site: Site = build_site(root / "site", "test", nodes, self.port)
+        self.upstream_port = free_port()
+        self.site: Site = build_site(root / "site", "test", nodes, self.port, upstream_port=self.upstream_port)
         self.broker = MosquittoBroker(self.site, self.port, binary)
+        self.upstream_home = upstream_home_of(self.site)
+        self.upstream_broker = UpstreamMosquitto(self.upstream_home, self.upstream_port, binary)
+        self.upstream: subprocess.Popen[bytes] | None = None
         self.processes: list[subprocess.Popen[bytes]] = []
         self.gateway: subprocess.Popen[bytes] | None = None
 
@@ -81,6 +85,23 @@ class Store:
         finally:
             probe.close()
         return self.gateway
+
+    def start_upstream(self) -> subprocess.Popen[bytes]:
+        """Start upstream's broker and service; return once the service has subscribed and
+        the store's bridge is up."""
+        from firmware_tests.mqtt_client import TestClient
+
+        probe = TestClient.as_file_user(self.port, DASHBOARD, self.site.dashboard_password, "harness-link")
+        probe.subscribe(upstream_link_topic("test"))
+        self.upstream_broker.start()
+        log = self.root / "upstream.log"
+        self.upstream = self.spawn("upstream", "-m", "upstream.cli", "--home", str(self.upstream_home.root), "run")
+        try:
+            wait_until(lambda: log.exists() and b"connected;" in log.read_bytes(), 20, "upstream's service connected")
+            wait_until(lambda: any(m.payload == b"1" for m in probe.messages), 20, "the bridge to upstream up")
+        finally:
+            probe.close()
+        return self.upstream
 
     def kill_gateway(self) -> None:
         assert self.gateway is not None
@@ -154,6 +175,7 @@ class Store:
                 process.kill()
                 process.wait()
         self.broker.stop()
+        self.upstream_broker.stop()
 
 
 MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")

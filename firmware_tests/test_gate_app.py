@@ -3,8 +3,6 @@
 reported with the grant they used. The test plays the gateway."""
 
 import json
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,22 +11,21 @@ from typing import Any
 import pytest
 
 from edge.gate.app import GateApp
-from edge.gate.io import open_gate_io
 from edge.gate.palm import PalmEncoder
 from edge.gate.turnstile import Feedback
 from edge.protocol.envelope import SIGNATURE_BYTES
-from edge.protocol.keys import load_public_key, load_sealing_key, load_signing_key
+from edge.protocol.keys import load_sealing_key, load_signing_key
 from edge.protocol.messages import UNSTAMPED, Open
 from edge.protocol.palm_template import PalmTemplate
 from edge.protocol.roles import Role
 from edge.protocol.sealed import unseal
 from edge.protocol.topics import gateway_state_topic
-from edge.runtime.config import load_node_config
 from edge.runtime.node import Node
 from firmware_tests.conftest import Store, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.commands import CommandSigner
 from hw.sim.gate_lane import SimGateLane
+from hw.sim.gate_node import InProcessGate
 from hw.sim.palm import capture, identity, presentation_attack
 from hw.sim.site import upstream_home_of
 from upstream.palm_match import distance
@@ -63,28 +60,13 @@ class Gate:
 @pytest.fixture
 def gate(make_store) -> Iterator[Gate]:  # type: ignore[no-untyped-def]
     store: Store = make_store([("gate-01", Role.GATE)])
-    config, base = load_node_config(store.node_config("gate-01"))
     gateway = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "gateway")
     gateway.subscribe("store/test/node/gate-01/event/#")
     gateway.publish(gateway_state_topic("test"), b'{"state": "online"}', retain=True)  # nodes hold events until then
-    node = Node(config, base)
-    node.start()
-    inbox: queue.Queue[Any] = queue.Queue()
-    assert config.gate is not None
-    io = open_gate_io(config.gate, config.hardware.backend, node.now, inbox.put)
-    assert io.lane is not None
-    app = GateApp(
-        node, config.gate, io, inbox, load_public_key(store.node_config("gate-01").parent / "upstream-seal.key.pub")
-    )
-    stopping = threading.Event()
-    runner = threading.Thread(target=app.run, args=(stopping,), daemon=True)
-    runner.start()
+    running = InProcessGate(store.node_config("gate-01")).start()
     signer = CommandSigner("test", "gateway", 1, load_signing_key(store.site.gateway_key))
-    yield Gate(store, node, app, io.lane, gateway, signer)
-    stopping.set()
-    runner.join(5)
-    io.close()
-    node.stop()
+    yield Gate(store, running.node, running.app, running.lane, gateway, signer)
+    running.stop()
     gateway.close()
 
 

@@ -138,9 +138,10 @@ class AccessControl:
         return [grant, Send(Open(**UNSTAMPED, node=gate, req=req, session=session, ttl_ms=OPEN_TTL_MS))]
 
     def _passage(self, passage: Passage, req: str) -> list[Output]:
-        grant = self._grants.pop(req, None)
+        grant = self._grants.get(req)
         if grant is None or grant.gate != passage.dev:
             return []
+        del self._grants[req]
         return [SessionOpened(grant.session, grant.account, grant.gate, passage.t)]
 
 

@@ -131,7 +131,7 @@ class Open(Message, tag="open", frozen=True):
 class Deny(Message, tag="deny", frozen=True):
     node: Name
     req: Ref
-    reason: Name
+    reason: CounterName  # snake_case, as QR refusals and reject reasons are
     ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
 
 
