@@ -89,6 +89,11 @@ def test_with_upstream_unreachable_palms_are_denied_and_codes_still_open(entry: 
     assert gate.lane.releases == []
     gate.lane.scan(token(store.upstream_home, "acct-bob"))
     released(gate, 1)
+    # the palm waited in the outbox and the bridge's queue, and reaches upstream once it is back
+    req = store.events("gate-01", "palm")[0]["req"]
+    store.upstream_broker.start()
+    log = store.root / "upstream.log"
+    wait_until(lambda: f"entry {req} ".encode() in log.read_bytes(), 40, "the forwarded palm at upstream")
 
 
 def test_a_used_code_stays_refused_after_a_gateway_restart(entry: tuple[Store, InProcessGate]) -> None:

@@ -416,3 +416,31 @@ def _other_weight(boot: int, seq: int) -> Weight:
         v=1, dev="shelf-1", boot=boot, seq=seq, ts=ts, shelf="sh-b", lane=1, t0=ts - 1, t1=ts,
         delta_mg=-1, before_mg=2, after_mg=1, noise_mg=0,
     )  # fmt: skip
+
+
+def test_forwarded_types_are_queued_for_upstream_in_the_same_commit_once(journal: Journal) -> None:
+    core = IngestCore(make_verifier(), journal, WINDOW, forward=frozenset({"presence"}))
+    first = presence(1, 1)
+    result = core.process([weight(1, 1), first, presence(1, 2)])
+    assert [(o.topic, o.payload) for o in result.outbox] == [
+        ("store/s1/upstream/out/presence", first.payload),
+        ("store/s1/upstream/out/presence", presence(1, 2).payload),
+    ]
+    assert [o.id for o in journal.outbox()] == [o.id for o in result.outbox]
+    assert core.process([first]).outbox == []  # a redelivered duplicate is not forwarded twice
+    journal.delivered(result.outbox[0].id)
+    assert [o.payload for o in journal.outbox()] == [presence(1, 2).payload]
+
+
+def test_a_failed_commit_queues_nothing(journal: Journal) -> None:
+    core = IngestCore(make_verifier(), journal, WINDOW, forward=frozenset({"presence"}))
+    original = journal.commit
+
+    def failing() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    journal.commit = failing  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError):
+        core.process([presence(1, 1)])
+    journal.commit = original  # type: ignore[method-assign]
+    assert journal.outbox() == []
