@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,6 +71,17 @@ def retained(port: int, password_file: Path, topic: str, want: bytes, timeout_s:
         client.loop_stop()
 
 
+def spawn(log: Path, *module_args: str) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", *module_args],
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def through(gate: InProcessGate, present: Callable[[], None]) -> float:
     """Present a credential, wait for the release, walk through; the latency in ms."""
     count = len(gate.lane.releases)
@@ -98,28 +110,22 @@ def main() -> None:
         accounts = {f"acct-{n}": 1_000 + n for n in range(shoppers)}
         enrol_shoppers(home, STORE, accounts)
         brokers = [MosquittoBroker(site, port, binary).start(), UpstreamMosquitto(home, upstream_port, binary).start()]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", *command], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-            for command, log in (
-                (["upstream.cli", "--home", str(home.root), "run"], open(root / "upstream.log", "wb")),
-                (["gateway.cli", "--config", str(site.gateway_config), "run"], open(root / "gateway.log", "wb")),
-            )
+            spawn(root / "upstream.log", "upstream.cli", "--home", str(home.root), "run"),
+            spawn(root / "gateway.log", "gateway.cli", "--config", str(site.gateway_config), "run"),
         ]
         gate: InProcessGate | None = None
         try:
             retained(port, site.dashboard_password, gateway_state_topic(STORE), b'"state":"online"', 30)
             retained(port, site.dashboard_password, upstream_link_topic(STORE), b"1", 30)
             wait(lambda: b"connected;" in (root / "upstream.log").read_bytes(), 30, "upstream's service")
-            gate = InProcessGate(site.node_dir("gate-01") / "node.toml").start()
-            through(gate, lambda: gate.lane.scan(token(home, "acct-0")))  # warm: first connections, caches
-            palm, qr = [], []
+            gate = running = InProcessGate(site.node_dir("gate-01") / "node.toml").start()
+            through(running, partial(running.lane.scan, token(home, "acct-0")))  # warm: connections, caches
+            palm: list[float] = []
+            qr: list[float] = []
             for n, (account, seed) in enumerate(accounts.items()):
-                palm.append(through(gate, lambda seed=seed, n=n: gate.lane.present_palm(seed, 50_000 + n)))
-                code = token(home, account)
-                qr.append(through(gate, lambda code=code: gate.lane.scan(code)))
+                palm.append(through(running, partial(running.lane.present_palm, seed, 50_000 + n)))
+                qr.append(through(running, partial(running.lane.scan, token(home, account))))
         finally:
             if gate is not None:
                 gate.stop()

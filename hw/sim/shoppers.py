@@ -19,6 +19,7 @@ from upstream.home import UpstreamHome
 from upstream.service import Upstream
 
 ENROL_CAPTURES = 3
+RETAKES = 3
 KIOSK = "enrol-kiosk"
 
 
@@ -38,16 +39,23 @@ def enrol_shoppers(home: UpstreamHome, store: str, palms: dict[str, int]) -> Non
     seal_to = load_public_key(public_path(home.seal_key))
     try:
         for account, seed in palms.items():
-            templates = [encoder.encode(capture(identity(seed), 10_000 + n)).template for n in range(ENROL_CAPTURES)]
-            payload = PalmPayload([t.to_bytes() for t in templates], token(home, account, "enroll"))
-            palm = Palm(
-                v=1, dev=KIOSK, boot=1, seq=1, ts=wall_ms(), req=secrets.token_urlsafe(12), purpose="enroll",
-                sealed=seal_palm(payload, seal_to), quality_pm=900, live_pm=900,
-            )  # fmt: skip
-            answer = upstream.handle(upstream_out_topic(store, "palm"), seal(kiosk_key, encode_message(palm)))
-            assert answer is not None
-            decision = decode_message(answer[1][SIGNATURE_BYTES:])
-            if not isinstance(decision, Decision) or decision.result != "match":
-                raise RuntimeError(f"enrolling {account} was refused")
+            # A kiosk takes three new captures when an enrolment is refused (one capture too
+            # unlike the others), as a shopper would be asked to.
+            for attempt in range(RETAKES):
+                first = 10_000 + attempt * ENROL_CAPTURES
+                captures = [capture(identity(seed), first + n) for n in range(ENROL_CAPTURES)]
+                templates = [encoder.encode(roi).template.to_bytes() for roi in captures]
+                payload = PalmPayload(templates, token(home, account, "enroll"))
+                palm = Palm(
+                    v=1, dev=KIOSK, boot=1, seq=1, ts=wall_ms(), req=secrets.token_urlsafe(12), purpose="enroll",
+                    sealed=seal_palm(payload, seal_to), quality_pm=900, live_pm=900,
+                )  # fmt: skip
+                answer = upstream.handle(upstream_out_topic(store, "palm"), seal(kiosk_key, encode_message(palm)))
+                assert answer is not None
+                decision = decode_message(answer[1][SIGNATURE_BYTES:])
+                if isinstance(decision, Decision) and decision.result == "match":
+                    break
+            else:
+                raise RuntimeError(f"enrolling {account} was refused {RETAKES} times")
     finally:
         upstream.close()
