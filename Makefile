@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SITE ?= var/site
+UPSTREAM ?= var/upstream
 STORE ?= demo
 BIND ?= 127.0.0.1
 
@@ -15,8 +16,8 @@ help:
 	@echo "make test           run the test suite (needs Mosquitto; installed via apt-get when root)"
 	@echo "make bench          run every benchmark in bench/ (QUICK=1 for the short runs)"
 	@echo "make lint           ruff and mypy"
-	@echo "make keys           make the store's keys, registry and gateway config in SITE=$(SITE) (STORE=$(STORE))"
-	@echo "make broker-config  write Mosquitto's config, passwords and ACL for SITE from its registry (after make keys)"
+	@echo "make keys           the reference upstream in UPSTREAM=$(UPSTREAM), the store's keys, registry and gateway config in SITE=$(SITE) (STORE=$(STORE))"
+	@echo "make broker-config  Mosquitto's config, passwords and ACL for SITE (with the bridge) and for UPSTREAM (after make keys)"
 	@echo "make install        the virtualenv in $(VENV) with the package and its dev/demo extras"
 	@echo "make train-camera   train the hand-in-lane model on rendered frames (TensorFlow, own venv; FRAMES=20000)"
 
@@ -88,11 +89,15 @@ $(TRAIN_VENV)/.installed: setup.cfg pyproject.toml
 train-camera: $(TRAIN_VENV)/.installed
 	$(TRAIN_VENV)/bin/python -m hw.sim.train_camera $(if $(FRAMES),--frames $(FRAMES))
 
+# The reference upstream lives apart from the site (UPSTREAM); the site gets only its kit.
 keys: install
-	$(BIN)/storeprov --site $(SITE) init --store $(STORE)
+	$(BIN)/storeup --home $(UPSTREAM) init
+	$(BIN)/storeup --home $(UPSTREAM) add-store $(STORE)
+	$(BIN)/storeprov --site $(SITE) init --store $(STORE) --upstream-kit $(UPSTREAM)/stores/$(STORE)
 
 broker-config: install
 	$(BIN)/storeprov --site $(SITE) broker-config --bind $(BIND)
+	$(BIN)/storeup --home $(UPSTREAM) broker-config
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

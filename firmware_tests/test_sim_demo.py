@@ -27,9 +27,15 @@ def test_demo_on_mosquitto_survives_a_gateway_crash_with_nothing_lost(tmp_path: 
     assert "lost 0, journaled twice 0, rejected 0" in output
     sightings = re.search(r"reported the people in the aisle (\d+) times", output)
     assert sightings and int(sightings[1]) >= 20, "the camera app ran: 5 presence reports a second"
+    assert re.search(r"acct-\w+'s palm: opened in \d+ ms", output), "upstream recognised an enrolled palm"
+    assert "a stranger's palm: refused (not_recognised)" in output
+    assert re.search(r"acct-\w+'s app code: opened in \d+ ms", output)
+    assert "the same code again: refused (replayed)" in output
 
 
 def test_demo_falls_back_to_amqtt_and_loses_nothing(tmp_path: Path) -> None:
     output = run_demo(tmp_path / "demo", "--amqtt")
     assert "broker: amqtt listening on 127.0.0.1:" in output
     assert "lost 0, journaled twice 0" in output
+    assert re.search(r"acct-\w+'s palm: refused \(upstream_timeout\)", output), "no bridge, no decision"
+    assert re.search(r"acct-\w+'s app code: opened in \d+ ms", output), "codes are checked offline"

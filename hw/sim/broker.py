@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
 from gateway.provisioning.site import Site
@@ -86,7 +86,7 @@ class MosquittoBroker:
         assert self.process is not None
         self.process.send_signal(signal.SIGHUP)
 
-    def start(self) -> "MosquittoBroker":
+    def start(self) -> Self:
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen([self._binary, "-c", str(self.config)], stdout=log_file, stderr=log_file)
         try:

@@ -4,9 +4,14 @@ It provisions a fresh site, starts a broker (Mosquitto with the generated config
 in process when Mosquitto is missing), the gateway, and nodes as real processes: two shelf
 nodes running the shelf app on simulated lanes with shoppers at them and a camera running
 the camera app on a rendered scene of shoppers at shelf-01 (`storenode run`, backend sim),
-and a gate publishing synthetic traffic until its app exists.
+and the gate app on a simulated lane, where scripted shoppers enter by palm or app code.
+With Mosquitto, the reference upstream runs too, on its own broker behind the store
+broker's bridge, and decides the palms; with amqtt there is no bridge, so palms are refused
+when no decision comes (`upstream_timeout`) and app codes, checked offline, still open
+the gate.
 It shows what the gateway journals, kills the gateway with SIGKILL part-way and restarts
-it, and ends with what each node made beside what the journal holds.
+it, and ends with what each node made beside what the journal holds, and what happened at
+the gate.
 """
 
 import argparse
@@ -16,14 +21,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from edge.protocol.roles import Role
 from gateway.provisioning.site import DASHBOARD
-from hw.sim.broker import AmqttBroker, MosquittoBroker, free_port, start_broker
-from hw.sim.site import build_site
+from hw.sim.broker import AmqttBroker, MosquittoBroker, UpstreamMosquitto, find_mosquitto, free_port, start_broker
+from hw.sim.gate_node import InProcessGate
+from hw.sim.shoppers import enrol_shoppers, token
+from hw.sim.site import build_site, upstream_home_of
+from upstream.home import UpstreamHome
 
 STORE = "demo"
 # (node, role, synthetic events per second; 0 = the role's own app on simulated hardware)
@@ -31,8 +42,47 @@ NODES: list[tuple[str, Role, float]] = [
     ("shelf-01", Role.SHELF, 0),
     ("shelf-02", Role.SHELF, 0),
     ("camera-01", Role.CAMERA, 0),
-    ("gate-01", Role.GATE, 1.0),
+    ("gate-01", Role.GATE, 0),
 ]
+GATE = "gate-01"  # run in this process, so that scripted shoppers can walk its simulated lane
+SHOPPERS = {"acct-ann": 3, "acct-bob": 5, "acct-cem": 7}
+STRANGER = 9  # a palm never enrolled
+
+
+def outcome(gate: InProcessGate, present: Callable[[], None]) -> str:
+    """Present a credential; how the gate answered. A shopper let in walks through."""
+    releases, shown, started = len(gate.lane.releases), len(gate.lane.feedback), gate.node.now()
+    present()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if len(gate.lane.releases) > releases:
+            opened_ms = gate.lane.releases[-1] - started
+            time.sleep(0.3)
+            gate.lane.walk("in", step_s=0.1)
+            return f"opened in {opened_ms} ms"
+        denied = [f for f in gate.lane.feedback[shown:] if f.kind == "denied"]
+        if denied:
+            return f"refused ({denied[0].reason})"
+        time.sleep(0.01)
+    return "no answer"
+
+
+def at_the_gate(gate: InProcessGate, home: UpstreamHome, stopping: threading.Event, outcomes: list[str]) -> None:
+    """Shoppers arriving every two seconds or so, by palm and by app code; now and then a
+    stranger's palm, or a code shown a second time."""
+    n = 0
+    while not stopping.wait(1.5):
+        account = list(SHOPPERS)[n % len(SHOPPERS)]
+        if n % 4 == 3:
+            outcomes.append(f"a stranger's palm: {outcome(gate, partial(gate.lane.present_palm, STRANGER, n))}")
+        elif n % 2 == 0:
+            answer = outcome(gate, partial(gate.lane.present_palm, SHOPPERS[account], n))
+            outcomes.append(f"{account}'s palm: {answer}")
+        else:
+            code = token(home, account)
+            outcomes.append(f"{account}'s app code: {outcome(gate, partial(gate.lane.scan, code))}")
+            outcomes.append(f"the same code again: {outcome(gate, partial(gate.lane.scan, code))}")
+        n += 1
 
 
 @dataclass
@@ -82,16 +132,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shutil.rmtree(args.root, ignore_errors=True)
     args.root.mkdir(parents=True)
-    port = free_port()
+    port, upstream_port = free_port(), free_port()
     site = build_site(
-        args.root / "site", STORE, [(name, role) for name, role, _ in NODES], port, watches={"camera-01": "shelf-01"}
+        args.root / "site",
+        STORE,
+        [(name, role) for name, role, _ in NODES],
+        port,
+        watches={"camera-01": "shelf-01"},
+        upstream_port=upstream_port,
     )
+    home = upstream_home_of(site)
+    enrol_shoppers(home, STORE, SHOPPERS)
     for seed, (name, _, _) in enumerate(NODES, start=1):
         node_toml = site.node_dir(name) / "node.toml"
         text = node_toml.read_text().replace('backend = "sim"', f'backend = "sim"\nseed = {seed}')
         node_toml.write_text(text + "\n[health]\ninterval_s = 5\n")
+    binary = None if args.amqtt else find_mosquitto()
+    # upstream's broker first, so that the store broker's bridge connects at once
+    upstream_broker = UpstreamMosquitto(home, upstream_port, binary).start() if binary else None
     broker: MosquittoBroker | AmqttBroker = (
-        AmqttBroker(port).start() if args.amqtt else start_broker(site, port, allow_amqtt=True)
+        AmqttBroker(port).start() if binary is None else start_broker(site, port, allow_amqtt=False)
     )
     print(f"broker: {broker.kind} listening on {broker.host}:{broker.port}")
     if broker.kind == "mosquitto":
@@ -103,7 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     journal = site.root / "state" / "journal.db"
     gateway_args = ("-m", "gateway.cli", "--config", str(site.gateway_config), "run")
     processes = [spawn("gateway", args.root, *gateway_args)]
+    if upstream_broker is not None:
+        processes.append(spawn("upstream", args.root, "-m", "upstream.cli", "--home", str(home.root), "run"))
+        print(f"upstream: its own Mosquitto on port {upstream_port}, bridged from the store's broker\n")
+    else:
+        print("amqtt has no bridge: palms get no decision (upstream_timeout), app codes still open the gate\n")
+    gate = InProcessGate(site.node_dir(GATE) / "node.toml").start()
+    gate_outcomes: list[str] = []
+    shoppers_leave = threading.Event()
+    shoppers = threading.Thread(target=at_the_gate, args=(gate, home, shoppers_leave, gate_outcomes), daemon=True)
+    shoppers.start()
     for name, _, rate in NODES:
+        if name == GATE:
+            continue
         config = str(site.node_dir(name) / "node.toml")
         command: list[str]
         if rate:
@@ -137,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             show(journal, elapsed, note)
             time.sleep(1)
         made: dict[str, tuple[int, int]] = {}  # node: (events made, left in its spool)
+        shoppers_leave.set()
+        shoppers.join(15)
+        made[GATE] = (gate.node.made, gate.stop())
         for running in processes[1:]:
+            if running.name == "upstream":
+                continue
             running.process.send_signal(signal.SIGTERM)
             running.process.wait(15)
             summary = json.loads(running.output.read_text().strip().splitlines()[-1])
@@ -150,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 running.process.send_signal(signal.SIGTERM)
                 running.process.wait(15)
         broker.stop()
+        if upstream_broker is not None:
+            upstream_broker.stop()
     db = sqlite3.connect(journal)
     print(f"{'node':10} {'made':>6} {'journaled':>9} {'spooled':>8} {'lost':>5} {'twice':>6}")
     total_lost = total_twice = 0
@@ -167,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     sightings = db.execute("SELECT count(*) FROM journal WHERE type='presence'").fetchone()[0]
     print(f"\nthe shelves saw {weights} picks and put-backs; the camera saw {reaches} reaches into shelf-01's lanes")
     print(f"and reported the people in the aisle {sightings} times")
+    print(f"\nat {GATE}:")
+    for line in gate_outcomes:
+        print(f"  {line}")
     rejects = db.execute("SELECT count(*) FROM rejects").fetchone()[0]
     print(f"\nlost {total_lost}, journaled twice {total_twice}, rejected {rejects}; journal {journal}")
     print(f"inspect it: .venv/bin/storegw --config {site.gateway_config} devices | journal --stats")

@@ -36,8 +36,9 @@ class InProcessGate:
         self._runner.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Stop the app and the node; how many events are left in the node's spool."""
         self._stopping.set()
         self._runner.join(5)
         self._io.close()
-        self.node.stop()
+        return self.node.stop()
