@@ -4,6 +4,8 @@ check a real enrolment takes."""
 
 import secrets
 
+from nacl.signing import SigningKey
+
 from edge.gate.palm import PalmEncoder
 from edge.protocol.clock import wall_ms
 from edge.protocol.envelope import SIGNATURE_BYTES, seal
@@ -35,7 +37,7 @@ def enrol_shoppers(home: UpstreamHome, store: str, palms: dict[str, int]) -> Non
     config, base = load_upstream_config(home.config)
     upstream = Upstream(config, base)
     encoder = PalmEncoder()
-    kiosk_key = load_signing_key(home.sign_key)  # the kiosk's signature is not checked upstream
+    kiosk_key = SigningKey.generate()  # a kiosk's own key; upstream does not check it (upstream/service.py)
     seal_to = load_public_key(public_path(home.seal_key))
     try:
         for account, seed in palms.items():
