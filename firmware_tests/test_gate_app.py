@@ -103,6 +103,15 @@ def test_a_scanned_code_goes_to_the_gateway_as_a_qr_event(gate: Gate) -> None:
     wait_until(lambda: len(gate.lane.releases) == 1, 5, "the relay to release")
 
 
+def test_qr_reads_and_misreads_are_in_the_health_counters(gate: Gate) -> None:
+    gate.lane.scan("claims.signature")
+    gate.lane.scan("not a token!")
+    gate.next_event("qr")
+    wait_until(lambda: gate.node.counters["qr_misreads"] == 1, 5, "the misread counted")
+    assert gate.node.counters["qr_scans"] == 1
+    assert gate.node.health().counters["qr_misreads"] == 1
+
+
 def test_a_printed_palm_is_refused_at_the_gate_and_never_sent(gate: Gate) -> None:
     gate.lane.present(presentation_attack(identity(4), 1, "print"))
     wait_until(lambda: Feedback("denied", "not_live") in gate.lane.feedback, 5, "the refusal")

@@ -73,11 +73,20 @@ class GateApp:
                 if item is not None:
                     self._act(self._handle(item))
                 self._act(self.turnstile.tick(self.node.now()))
-                for name, count in self.turnstile.counters.items():
-                    self.node.counters[name] = count
+                self._count()
                 watchdog.pet()
         finally:
             watchdog.close()
+
+    def _count(self) -> None:
+        """Copy the turnstile's and the QR reader's counts into the node's health counters."""
+        for name, count in self.turnstile.counters.items():
+            self.node.counters[name] = count
+        if self.io.qr is not None:
+            stats = self.io.qr.stats
+            self.node.counters["qr_scans"] = stats.scans
+            self.node.counters["qr_misreads"] = stats.misreads
+            self.node.counters["qr_port_missing"] = stats.missing
 
     def _handle(self, item: object) -> list[Output]:
         now = self.node.now()
