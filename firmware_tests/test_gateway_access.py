@@ -108,7 +108,7 @@ def test_a_valid_token_opens_once_and_its_nonce_is_kept_until_it_expires() -> No
     assert isinstance(command, Open) and command.req == "r-qr"
     (again,) = commands(access.apply(qr(good, "r-qr2"), NOW + 5_000))
     assert isinstance(again, Deny) and again.reason == "replayed"
-    access.expire(NOW + 60_000)
+    access.forget(NOW + 60_000)
     assert access.used_tokens == {}
 
 
@@ -143,5 +143,5 @@ def test_an_ungranted_or_outward_passage_opens_nothing_and_stale_grants_are_forg
     access.apply(qr(token()), NOW)
     assert access.apply(passage(None), NOW + 100) == []
     assert access.apply(passage("r-qr", direction="out"), NOW + 100) == []
-    access.expire(NOW + 61_000)
+    access.forget(NOW + 61_000)
     assert access.apply(passage("r-qr"), NOW + 61_500) == []

@@ -95,14 +95,18 @@ class AccessControl:
         return [_deny(w.gate, req, "upstream_unreachable") for req, w in waiting.items()]
 
     def expire(self, now_ms: int) -> list[Output]:
-        """Deny the palms whose decision is overdue; forget expired nonces and stale grants."""
+        """Deny the palms whose decision is overdue."""
         overdue = [req for req, w in self._waiting.items() if w.deadline_ms <= now_ms]
-        self.used_tokens = {n: t for n, t in self.used_tokens.items() if t > now_ms}
-        self._grants = {r: g for r, g in self._grants.items() if g.at_ms + GRANT_KEPT_MS > now_ms}
         return [_deny(self._waiting.pop(req).gate, req, "upstream_timeout") for req in overdue]
 
     def next_deadline(self) -> int | None:
+        """When the next waiting palm is due for `expire`; None when none waits."""
         return min((w.deadline_ms for w in self._waiting.values()), default=None)
+
+    def forget(self, now_ms: int) -> None:
+        """Drop the nonces of expired tokens and grants nobody walked through."""
+        self.used_tokens = {n: t for n, t in self.used_tokens.items() if t > now_ms}
+        self._grants = {r: g for r, g in self._grants.items() if g.at_ms + GRANT_KEPT_MS > now_ms}
 
     def _palm(self, palm: Palm, now_ms: int) -> list[Output]:
         if not self.upstream:

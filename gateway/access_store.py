@@ -35,9 +35,13 @@ class AccessStore:
     def close(self) -> None:
         self._db.close()
 
+    def forget(self, now_ms: int) -> None:
+        """Drop the nonces of expired tokens: no token can be shown with them again."""
+        self._db.execute("DELETE FROM tokens WHERE expires_ms <= ?", (now_ms,))
+
     def used_tokens(self, now_ms: int) -> dict[bytes, int]:
         """The nonces still to refuse, after forgetting those whose tokens have expired."""
-        self._db.execute("DELETE FROM tokens WHERE expires_ms <= ?", (now_ms,))
+        self.forget(now_ms)
         return {bytes(nonce): expires for nonce, expires in self._db.execute("SELECT nonce, expires_ms FROM tokens")}
 
     def record(self, output: Output) -> None:

@@ -88,6 +88,7 @@ class Gateway:
             used_tokens=self._access_store.used_tokens(clock()),
         )
         self._access_lock = threading.Lock()
+        self._access_changed = threading.Event()  # wakes the expiry thread for a new deadline
         self._outgoing: queue.SimpleQueue[Outgoing] = queue.SimpleQueue()
         for outgoing in self._journal.outbox():
             self._outgoing.put(outgoing)
@@ -151,6 +152,7 @@ class Gateway:
     def stop(self) -> None:
         """Journal and acknowledge what has arrived, then leave with a retained `stopped`."""
         self._stop.set()
+        self._access_changed.set()
         self._queue.put(None)
         self._dispatcher.join(10)
         self._results.join(30)
@@ -160,6 +162,7 @@ class Gateway:
         self._worker.join(10)
         if self._worker.is_alive():
             self._worker.terminate()
+        self._expirer.join(5)
         with self._access_lock:
             self._access_store.close()
         self._journal.close()
@@ -246,6 +249,8 @@ class Gateway:
             with self._access_lock:
                 for message in report.access:
                     self._carry_out(self.access.apply(message, now))
+            if report.access:
+                self._access_changed.set()
 
     def _carry_out(self, outputs: list[Output]) -> None:
         """Record what access control decided, then send its commands (a nonce is on disk
@@ -266,10 +271,20 @@ class Gateway:
             self._carry_out(self.access.link(up))
 
     def _expire(self) -> None:
-        """Deny the palms upstream has not answered in time; forget expired nonces."""
-        while not self._stop.wait(0.05):
+        """Deny each palm upstream has not answered in time, waking at its deadline (or when
+        new messages went to access control); once a second, forget expired nonces."""
+        forgotten_at = 0.0
+        while not self._stop.is_set():
             with self._access_lock:
                 self._carry_out(self.access.expire(self._clock()))
+                deadline = self.access.next_deadline()
+                if time.monotonic() - forgotten_at >= 1:
+                    self.access.forget(self._clock())
+                    self._access_store.forget(self._clock())
+                    forgotten_at = time.monotonic()
+            wait_s = 1.0 if deadline is None else min(1.0, max(0.0, (deadline - self._clock()) / 1000))
+            self._access_changed.wait(wait_s)
+            self._access_changed.clear()
 
     def _send_outbox(self) -> None:
         """Hand the outbox to the broker one message at a time; a message leaves the outbox
