@@ -15,7 +15,6 @@ from edge.protocol.envelope import open_envelope, seal
 from edge.protocol.keys import load_public_key, load_signing_key, public_path
 from edge.protocol.messages import Decision, Palm, decode_message, encode_message
 from edge.protocol.palm_template import PalmTemplate
-from edge.protocol.qr_token import QrClaims, issue
 from edge.protocol.sealed import PalmPayload
 from edge.protocol.sealed import seal as seal_palm
 from edge.protocol.topics import upstream_in_topic, upstream_out_topic
@@ -27,6 +26,7 @@ from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 from upstream.provision import add_store, init_upstream
 from upstream.service import DAY_MS, Upstream, UpstreamService
+from upstream.tokens import app_token
 
 ENCODER = PalmEncoder()
 GATE_KEY = SigningKey.generate()
@@ -59,8 +59,7 @@ def start(home: UpstreamHome, clock: Clock) -> Upstream:
 def token(
     home: UpstreamHome, clock: Clock, account: str, purpose: str = "enroll", key: SigningKey | None = None
 ) -> str:
-    claims = QrClaims(account, purpose, clock.now, clock.now + 300_000, secrets.token_bytes(16))  # type: ignore[arg-type]
-    return issue(claims, key or load_signing_key(home.sign_key))
+    return app_token(key or load_signing_key(home.sign_key), account, purpose, clock.now, 300_000)  # type: ignore[arg-type]
 
 
 def palm_event(

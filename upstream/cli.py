@@ -3,7 +3,6 @@ delete and purge enrolments."""
 
 import argparse
 import logging
-import secrets
 import signal
 import sys
 import threading
@@ -12,12 +11,13 @@ from pathlib import Path
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError, load_box, load_signing_key
-from edge.protocol.qr_token import MAX_LIFETIME_MS, QrClaims, issue
+from edge.protocol.qr_token import MAX_LIFETIME_MS, Purpose
 from gateway.provisioning.broker_config import current_user
 from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 from upstream.provision import UpstreamProvisioningError, add_store, init_upstream, write_upstream_broker_config
 from upstream.service import DAY_MS, Upstream, UpstreamService
+from upstream.tokens import app_token
 from upstream.vault import Vault, VaultError
 
 
@@ -34,13 +34,12 @@ def _run(home: UpstreamHome) -> int:
     return 0
 
 
-def _token(home: UpstreamHome, account: str, purpose: str, ttl_s: int) -> list[str]:
+def _token(home: UpstreamHome, account: str, purpose: Purpose, ttl_s: int) -> list[str]:
     config, base = load_upstream_config(home.config)
     if not 1 <= ttl_s * 1000 <= MAX_LIFETIME_MS:
         raise ConfigError(f"--ttl-s must be 1 to {MAX_LIFETIME_MS // 1000} seconds")
-    now = wall_ms()
-    claims = QrClaims(account, purpose, now, now + ttl_s * 1000, secrets.token_bytes(16))  # type: ignore[arg-type]
-    return [issue(claims, load_signing_key(resolve(base, config.keys.sign)))]
+    key = load_signing_key(resolve(base, config.keys.sign))
+    return [app_token(key, account, purpose, wall_ms(), ttl_s * 1000)]
 
 
 def _vault(home: UpstreamHome) -> tuple[Vault, int]:

@@ -11,7 +11,7 @@ from edge.protocol.clock import wall_ms
 from edge.protocol.envelope import SIGNATURE_BYTES, seal
 from edge.protocol.keys import load_public_key, load_signing_key, public_path
 from edge.protocol.messages import Decision, Palm, decode_message, encode_message
-from edge.protocol.qr_token import QrClaims, issue
+from edge.protocol.qr_token import Purpose
 from edge.protocol.sealed import PalmPayload
 from edge.protocol.sealed import seal as seal_palm
 from edge.protocol.topics import upstream_out_topic
@@ -19,17 +19,16 @@ from hw.sim.palm import capture, identity
 from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 from upstream.service import Upstream
+from upstream.tokens import app_token
 
 ENROL_CAPTURES = 3
 RETAKES = 3
 KIOSK = "enrol-kiosk"
 
 
-def token(home: UpstreamHome, account: str, purpose: str = "entry", ttl_ms: int = 300_000) -> str:
+def token(home: UpstreamHome, account: str, purpose: Purpose = "entry", ttl_ms: int = 300_000) -> str:
     """An app token for `account`, as the shopper's phone would show it."""
-    now = wall_ms()
-    claims = QrClaims(account, purpose, now, now + ttl_ms, secrets.token_bytes(16))  # type: ignore[arg-type]
-    return issue(claims, load_signing_key(home.sign_key))
+    return app_token(load_signing_key(home.sign_key), account, purpose, wall_ms(), ttl_ms)
 
 
 def enrol_shoppers(home: UpstreamHome, store: str, palms: dict[str, int]) -> None:
