@@ -1,0 +1,630 @@
+"""The fusion engine of DESIGN section 6: accepted messages in receive order in, sessions,
+cart changes, review flags and final receipts out. Pure and deterministic: time comes only
+from the messages (device clocks corrected by a per-device offset estimate, and receive
+times), never from the wall clock, so a replay of the journal rebuilds exactly the state
+the live gateway had.
+
+Messages wait in a short reorder window and are then handled in the order of their
+(corrected) creation times. A weight change waits a little longer, for the camera's
+interaction that explains it, and is then matched to the reaches on its shelf and lane
+around its time, attributed to the person whose track stood there, and explained as
+products from the lane's planogram (a pick) or the shopper's own cart (a put-back). A
+session closes when everyone who came in on it has passed `out`; its receipt is final
+once the settle window after that has passed and nothing it waits for is still missing.
+"""
+
+import heapq
+import itertools
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from edge.protocol.messages import AnyMessage, Decision, Interaction, Passage, Presence, Qr, State, Weight
+from edge.protocol.qr_token import QrRefused, read_claims
+from gateway.clock import ClockOffset
+from gateway.fusion.model import (
+    CartChange,
+    CartChanged,
+    EventRef,
+    Flag,
+    Flagged,
+    FusedReceipt,
+    FusionOutput,
+    ReceiptFinal,
+    SessionClosed,
+    SessionOpened,
+)
+from gateway.fusion.products import Hypothesis, fits, pick_hypotheses, putback_hypotheses
+from gateway.fusion.tracker import Tracker, TrackerConfig
+from gateway.layout import Product, StoreLayout
+
+NEVER: Final = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    reorder_ms: int = 500  # how long a message waits for older ones from slower devices
+    weight_wait_ms: int = 1_200  # after a weight event, how long its interaction may still come
+    match_slack_ms: int = 500  # a reach and a weight change this far apart in time still match
+    settle_ms: int = 2_000  # after the last person left, before the receipt is final
+    hold_ms: int = 60_000  # longest a receipt waits for a shelf to report a reach the camera saw
+    resting_ms: int = 30_000  # an unexplained added weight waits this long for the hand to lift
+    reach_sigma_mm: float = 350.0  # spread of the camera's position of the reaching person
+    lane_sigma_mm: float = 500.0  # spread of where someone reaching into a lane stands
+    bind_mm: float = 1_500.0  # farthest a track at the gate may be from it to be the one passing
+    confident: float = 0.9  # a line less certain than this sends the receipt to review
+    release_mg: int = 8_000  # an unexplained weight lifted again to within this is a hand leaving
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+@dataclass(slots=True)
+class _Reach:
+    ref: EventRef
+    shelf: str
+    lanes: frozenset[int]
+    t0: int
+    t1: int
+    x: int
+    y: int
+    holding: str
+    session: str | None  # who it was attributed to when seen (for holds)
+    matched: bool = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    due_ms: int
+    key_ms: int
+    ref: EventRef
+    weight: Weight
+    t0: int
+    t1: int
+
+
+@dataclass(slots=True)
+class _Resting:
+    mg: int
+    until_ms: int
+    ref: EventRef
+    session: str | None
+
+
+@dataclass(slots=True)
+class _Lane:
+    misplaced: list[str] = field(default_factory=list)  # skus put back here by mistake, the top last
+    resting: list[_Resting] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Person:
+    track: int
+    session: str
+    entered_ms: int
+    exited_ms: int | None = None
+
+
+@dataclass
+class _Session:
+    id: str
+    account: str | None
+    opened_ms: int
+    people: list[_Person] = field(default_factory=list)
+    closed_ms: int | None = None
+    cart: Counter[str] = field(default_factory=Counter)
+    changes: list[CartChange] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    holds: dict[EventRef, int] = field(default_factory=dict)  # unmatched reach: until when it holds
+
+    @property
+    def present(self) -> list[_Person]:
+        return [p for p in self.people if p.exited_ms is None]
+
+
+@dataclass
+class FusionStats:
+    messages: int = 0
+    late: int = 0  # arrived after the reorder window had passed their time
+    sessions: int = 0
+    companions: int = 0
+    receipts: int = 0
+    reviewed: int = 0
+    weights: int = 0
+    weights_unattributed: int = 0  # nobody inside was near
+    weights_unexplained: int = 0
+    reaches: int = 0
+    unknown_grants: int = 0
+    unmatched_exits: int = 0
+
+
+class FusionEngine:
+    def __init__(self, layout: StoreLayout, config: FusionConfig | None = None) -> None:
+        self.layout = layout
+        self.config = config or FusionConfig()
+        self.tracker = Tracker(self.config.tracker)
+        self.stats = FusionStats()
+        self.sessions: dict[str, _Session] = {}
+        self.lanes: dict[tuple[str, int], _Lane] = {key: _Lane() for key in layout.lane_spots}
+        self._clocks: dict[str, ClockOffset] = {}
+        self._queue: list[tuple[int, int, AnyMessage, int]] = []  # (key, order, message, offset)
+        self._order = itertools.count()
+        self._now_ms = 0
+        self._released_ms = 0
+        self._accounts: dict[str, str] = {}  # grant req: account
+        self._open_by_account: dict[str, str] = {}
+        self._people: dict[int, _Person] = {}  # track id: person inside
+        self._reaches: dict[str, list[_Reach]] = {}  # shelf: recent reaches
+        self._pending: list[_Pending] = []
+        self._shelf_device: dict[str, str] = {}
+        self._offline: set[str] = set()
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def apply(self, message: AnyMessage, recv_ms: int) -> list[FusionOutput]:
+        """One accepted message, with the time the gateway received it."""
+        self.stats.messages += 1
+        outputs = self.advance(recv_ms)
+        if isinstance(message, State):
+            if message.state == "online":
+                self._offline.discard(message.dev)
+            else:
+                self._offline.add(message.dev)
+            return outputs
+        clock = self._clocks.get(message.dev)
+        if clock is None:
+            clock = self._clocks[message.dev] = ClockOffset(window=64)
+        clock.add(message.ts, recv_ms)
+        offset = clock.offset_ms or 0
+        key = message.ts + offset
+        if key <= self._released_ms:
+            self.stats.late += 1
+            self._handle(message, offset, key, outputs)
+        else:
+            heapq.heappush(self._queue, (key, next(self._order), message, offset))
+        return outputs
+
+    def advance(self, now_ms: int) -> list[FusionOutput]:
+        """Let time pass to now_ms (a receive time): handle what the reorder window releases,
+        resolve weight changes, and finalise the receipts that are due."""
+        outputs: list[FusionOutput] = []
+        if now_ms > self._now_ms:
+            self._now_ms = now_ms
+        horizon = self._now_ms - self.config.reorder_ms if self._now_ms < NEVER else NEVER
+        queue = self._queue
+        while queue and queue[0][0] <= horizon:
+            key, _, message, offset = heapq.heappop(queue)
+            self._resolve_weights(key, outputs)
+            self._released_ms = key
+            self._handle(message, offset, key, outputs)
+        if horizon > self._released_ms:
+            self._released_ms = horizon
+        self._resolve_weights(self._released_ms, outputs)
+        self._finalise(outputs)
+        return outputs
+
+    def finish(self) -> list[FusionOutput]:
+        """The input has ended: handle everything still waiting and finalise every closed session."""
+        return self.advance(NEVER)
+
+    @property
+    def watermark_ms(self) -> int:
+        return self._released_ms
+
+    # -- handling, in time order ----------------------------------------------------------
+
+    def _handle(self, message: AnyMessage, offset: int, key: int, outputs: list[FusionOutput]) -> None:
+        match message:
+            case Presence():
+                self.tracker.frame(key, message.people)
+            case Interaction():
+                self._reach(message, offset)
+            case Weight():
+                self._shelf_device[message.shelf] = message.dev
+                self.stats.weights += 1
+                ref = (message.dev, message.boot, message.seq)
+                self._pending.append(
+                    _Pending(key + self.config.weight_wait_ms, key, ref, message, message.t0 + offset, message.t1 + offset)
+                )
+            case Passage():
+                self._passage(message, message.t + offset, outputs)
+            case Qr():
+                self._qr(message)
+            case Decision(result="match", account=str(account)):
+                self._accounts[message.req] = account
+
+    def _qr(self, qr: Qr) -> None:
+        """The account a QR grant was for. The token was verified when it was let through; the
+        passage that names its req is the gate's word that the gateway granted it."""
+        try:
+            claims = read_claims(qr.token)
+        except QrRefused:
+            return
+        if claims.purpose == "entry":
+            self._accounts[qr.req] = claims.account
+
+    def _passage(self, passage: Passage, t: int, outputs: list[FusionOutput]) -> None:
+        gate = self.layout.gate_by_id.get(passage.gate)
+        gx, gy = (gate.x_mm, gate.y_mm) if gate is not None else (passage.x_mm, passage.y_mm)
+        if passage.dir == "in":
+            if passage.grant is None:
+                return
+            account = self._accounts.get(passage.grant)
+            if account is None:
+                self.stats.unknown_grants += 1
+            session_id = self._open_by_account.get(account) if account is not None else None
+            companion = session_id is not None
+            if session_id is None:
+                session_id = f"s-{passage.grant}"
+                if session_id in self.sessions:
+                    return  # the same grant twice: one grant, one person
+                self.sessions[session_id] = _Session(session_id, account, t)
+                self.stats.sessions += 1
+                if account is not None:
+                    self._open_by_account[account] = session_id
+            else:
+                self.stats.companions += 1
+            session = self.sessions[session_id]
+            track = self.tracker.bind_near(t, gx, gy, self.config.bind_mm)
+            person = _Person(track.id, session_id, t)
+            session.people.append(person)
+            self._people[track.id] = person
+            outputs.append(SessionOpened(session_id, account, t, companion))
+            return
+        leaving = self._nearest_person(t, gx, gy)
+        if leaving is None:
+            self.stats.unmatched_exits += 1
+            return
+        leaving.exited_ms = t
+        del self._people[leaving.track]
+        self.tracker.release(leaving.track)
+        session = self.sessions[leaving.session]
+        if not session.present:
+            session.closed_ms = t
+            if session.account is not None and self._open_by_account.get(session.account) == session.id:
+                del self._open_by_account[session.account]
+            outputs.append(SessionClosed(session.id, t))
+
+    def _nearest_person(self, t: int, x: float, y: float) -> _Person | None:
+        """Who is passing out at (x, y) at t: the person nearest the gate, where a track the
+        cameras have lost counts as where its last motion was taking it."""
+        best: _Person | None = None
+        best_d = math.inf
+        for person in self._people.values():
+            if person.entered_ms > t:
+                continue
+            track = self.tracker.tracks[person.track]
+            px, py = track.predict(t) if track.t_ms < t else track.at(t)
+            d = math.hypot(px - x, py - y)
+            if d < best_d:
+                best, best_d = person, d
+        return best
+
+    def _reach(self, interaction: Interaction, offset: int) -> None:
+        self.stats.reaches += 1
+        ref = (interaction.dev, interaction.boot, interaction.seq)
+        t0, t1 = interaction.t0 + offset, interaction.t1 + offset
+        reach = _Reach(
+            ref, interaction.shelf, frozenset(interaction.lanes), t0, t1,
+            interaction.x_mm, interaction.y_mm, interaction.holding, None,
+        )  # fmt: skip
+        if interaction.holding == "item":
+            scores = self._people_scores(interaction.shelf, interaction.lanes, (t0 + t1) // 2, [reach])
+            if scores:
+                session_id = max(scores.items(), key=lambda item: item[1])[0]
+                reach.session = session_id
+                self.sessions[session_id].holds[ref] = t1 + self.config.hold_ms
+        reaches = self._reaches.setdefault(interaction.shelf, [])
+        reaches.append(reach)
+        if len(reaches) > 256:
+            del reaches[:128]
+
+    # -- weight changes -------------------------------------------------------------------
+
+    def _resolve_weights(self, until_ms: int, outputs: list[FusionOutput]) -> None:
+        if not self._pending or self._pending[0].due_ms > until_ms:
+            due = [p for p in self._pending if p.due_ms <= until_ms]
+            if not due:
+                return
+        else:
+            due = [p for p in self._pending if p.due_ms <= until_ms]
+        self._pending = [p for p in self._pending if p.due_ms > until_ms]
+        for pending in sorted(due, key=lambda p: p.key_ms):
+            self._weight(pending, outputs)
+
+    def _matching_reaches(self, pending: _Pending) -> list[_Reach]:
+        slack = self.config.match_slack_ms
+        weight = pending.weight
+        found: list[tuple[int, _Reach]] = []
+        for reach in self._reaches.get(weight.shelf, ()):
+            if weight.lane not in reach.lanes:
+                continue
+            overlap = min(reach.t1, pending.t1) - max(reach.t0, pending.t0)
+            if overlap >= -slack:
+                found.append((overlap, reach))
+        found.sort(key=lambda item: -item[0])
+        return [reach for _, reach in found]
+
+    def _people_scores(self, shelf: str, lanes: Iterable[int], t: int, reaches: list[_Reach]) -> dict[str, float]:
+        """How likely each session inside is to have made a change on these lanes at t:
+        where its people stood against the lane, and against where the camera saw the
+        reaching person. Normalised to sum to 1; empty when nobody is inside."""
+        config = self.config
+        spots = [self.layout.lane_spots.get((shelf, lane)) for lane in lanes]
+        spots_known = [spot for spot in spots if spot is not None]
+        lane_k = -0.5 / (config.lane_sigma_mm**2)
+        reach_k = -0.5 / (config.reach_sigma_mm**2)
+        located = [reach for reach in reaches if reach.x or reach.y]
+        scores: dict[str, float] = {}
+        for person in self._people.values():
+            if person.entered_ms > t:
+                continue
+            track = self.tracker.tracks[person.track]
+            px, py = track.at(t)
+            score = 1.0
+            if spots_known:
+                d2 = min((px - s.x_mm) ** 2 + (py - s.y_mm) ** 2 for s in spots_known)
+                score *= math.exp(lane_k * d2)
+            if located:
+                reach_score = 0.0
+                for reach in located:
+                    rx, ry = track.at((reach.t0 + reach.t1) // 2)
+                    reach_score = max(reach_score, math.exp(reach_k * ((rx - reach.x) ** 2 + (ry - reach.y) ** 2)))
+                score *= reach_score + 0.02
+            scores[person.session] = scores.get(person.session, 0.0) + score + 1e-12
+        total = sum(scores.values())
+        return {session: score / total for session, score in scores.items()} if total > 0 else {}
+
+    def _weight(self, pending: _Pending, outputs: list[FusionOutput]) -> None:
+        weight = pending.weight
+        lane = self.lanes.get((weight.shelf, weight.lane))
+        spot = self.layout.lane_spots.get((weight.shelf, weight.lane))
+        if lane is None or spot is None:
+            self.stats.weights_unexplained += 1
+            return
+        reaches = self._matching_reaches(pending)
+        t = (pending.t0 + pending.t1) // 2
+        scores = self._people_scores(weight.shelf, (weight.lane,), t, reaches[:2])
+        for reach in reaches:
+            reach.matched = True
+            if reach.session is not None and reach.session in self.sessions:
+                self.sessions[reach.session].holds.pop(reach.ref, None)
+        if not scores:
+            self.stats.weights_unattributed += 1
+            return
+        reach_ref = reaches[0].ref if reaches else None
+        delta = weight.delta_mg
+        self._expire_resting(lane, pending.t1)
+        if delta < 0 and lane.resting:
+            resting = sum(r.mg for r in lane.resting)
+            if abs(delta + resting) <= self.config.release_mg:
+                lane.resting.clear()  # a resting hand lifted: nothing moved
+                return
+            if -delta > resting:
+                with_release = pick_hypotheses(-(delta + resting), weight.noise_mg, self._product(spot.sku), self._misplaced(lane))
+                plain = pick_hypotheses(-delta, weight.noise_mg, self._product(spot.sku), self._misplaced(lane))
+                if with_release and (not plain or with_release[0].score >= plain[0].score):
+                    lane.resting.clear()
+                    delta += resting
+        if delta < 0:
+            self._pick(pending, spot.sku, lane, -delta, scores, reaches, reach_ref, outputs)
+        else:
+            self._put(pending, spot.sku, lane, delta, scores, reach_ref, outputs)
+
+    def _product(self, sku: str) -> Product:
+        return self.layout.catalogue[sku]
+
+    def _misplaced(self, lane: _Lane) -> list[Product]:
+        return [self.layout.catalogue[sku] for sku in lane.misplaced]
+
+    def _expire_resting(self, lane: _Lane, t: int) -> None:
+        if lane.resting and lane.resting[0].until_ms < t:
+            for resting in lane.resting:
+                if resting.until_ms < t and resting.session in self.sessions:
+                    self._flag(
+                        resting.session, "weight_unexplained", t, (resting.ref,),
+                        f"{resting.mg} mg added to the lane and never lifted", [],
+                    )  # fmt: skip
+            lane.resting = [r for r in lane.resting if r.until_ms >= t]
+
+    def _pick(
+        self,
+        pending: _Pending,
+        lane_sku: str,
+        lane: _Lane,
+        taken_mg: int,
+        scores: dict[str, float],
+        reaches: list[_Reach],
+        reach_ref: EventRef | None,
+        outputs: list[FusionOutput],
+    ) -> None:
+        weight = pending.weight
+        hypotheses = pick_hypotheses(taken_mg, weight.noise_mg, self._product(lane_sku), self._misplaced(lane))
+        best = hypotheses[0]
+        product_p = best.score / sum(h.score for h in hypotheses) if best.score > 0 else 0.0
+        # take what the hypothesis says came off the top of the misplaced stack
+        for sku, count in best.items:
+            for _ in range(count):
+                if sku != lane_sku and sku in lane.misplaced:
+                    index = len(lane.misplaced) - 1 - lane.misplaced[::-1].index(sku)
+                    del lane.misplaced[index]
+        takers = self._split_takers(best, scores, reaches)
+        for session_id, items, attribution in takers:
+            for sku, count in items:
+                self._change(session_id, sku, count, pending, reach_ref, attribution, product_p, outputs)
+            if not fits(best):
+                self.stats.weights_unexplained += 1
+                self._flag(
+                    session_id, "weight_unexplained", pending.t1, _refs(pending.ref, reach_ref),
+                    f"{taken_mg} mg off {weight.shelf}/{weight.lane} fits nothing it holds "
+                    f"(best {_describe(best)}, {best.z:.1f} spreads off)", outputs,
+                )  # fmt: skip
+            elif attribution * product_p < self.config.confident:
+                self._flag(
+                    session_id, "uncertain", pending.t1, _refs(pending.ref, reach_ref),
+                    _doubt(attribution, scores, product_p, hypotheses), outputs,
+                )  # fmt: skip
+
+    def _split_takers(
+        self, best: Hypothesis, scores: dict[str, float], reaches: list[_Reach]
+    ) -> list[tuple[str, list[tuple[str, int]], float]]:
+        """Who took the items: the likeliest session; or, when the camera saw several people's
+        hands leave this lane holding items at once and the change is as many items of one
+        product, one item each."""
+        holders = []
+        for reach in reaches:
+            if reach.holding == "item" and reach.session is not None and reach.session not in holders:
+                holders.append(reach.session)
+        total = sum(count for _, count in best.items)
+        if len(holders) >= 2 and len(best.items) == 1 and total >= len(holders):
+            sku = best.items[0][0]
+            share = [(holder, [(sku, 1)], scores.get(holder, 0.0)) for holder in holders]
+            rest = total - len(holders)
+            if rest:
+                share[0] = (share[0][0], [(sku, 1 + rest)], share[0][2])
+            return [(holder, items, max(p, 0.5)) for holder, items, p in share]
+        session_id, attribution = max(scores.items(), key=lambda item: item[1])
+        return [(session_id, list(best.items), attribution)]
+
+    def _put(
+        self,
+        pending: _Pending,
+        lane_sku: str,
+        lane: _Lane,
+        added_mg: int,
+        scores: dict[str, float],
+        reach_ref: EventRef | None,
+        outputs: list[FusionOutput],
+    ) -> None:
+        weight = pending.weight
+        joint: list[tuple[float, str, Hypothesis]] = []
+        for session_id, attribution in scores.items():
+            if attribution < 0.005:
+                continue
+            cart = {sku: n for sku, n in self.sessions[session_id].cart.items() if n > 0}
+            for hypothesis in putback_hypotheses(added_mg, weight.noise_mg, cart, self.layout.catalogue, lane_sku):
+                if fits(hypothesis):
+                    joint.append((attribution * hypothesis.score, session_id, hypothesis))
+        likeliest = max(scores.items(), key=lambda item: item[1])[0]
+        if not joint:
+            # nothing anyone holds weighs that: a hand resting, or something put down
+            lane.resting.append(_Resting(added_mg, pending.t1 + self.config.resting_ms, pending.ref, likeliest))
+            return
+        joint.sort(key=lambda item: -item[0])
+        score, session_id, best = joint[0]
+        confidence = score / sum(item[0] for item in joint)
+        sku, count = best.items[0]
+        self._change(session_id, sku, -count, pending, reach_ref, scores[session_id], confidence, outputs)
+        if sku != lane_sku:
+            lane.misplaced.extend([sku] * count)
+        if confidence < self.config.confident:
+            alternatives = ", ".join(f"{s}: {_describe(h)} {p / score:.2f}" for p, s, h in joint[1:3])
+            self._flag(
+                session_id, "uncertain", pending.t1, _refs(pending.ref, reach_ref),
+                f"put-back of {added_mg} mg read as {_describe(best)} ({confidence:.2f}); against {alternatives}",
+                outputs,
+            )  # fmt: skip
+
+    def _change(
+        self,
+        session_id: str,
+        sku: str,
+        qty: int,
+        pending: _Pending,
+        reach_ref: EventRef | None,
+        attribution: float,
+        product_p: float,
+        outputs: list[FusionOutput],
+    ) -> None:
+        session = self.sessions[session_id]
+        weight = pending.weight
+        change = CartChange(
+            sku, qty, pending.t1, weight.shelf, weight.lane, pending.ref, reach_ref,
+            round(attribution * 1000), round(product_p * 1000),
+        )  # fmt: skip
+        session.cart[sku] += qty
+        session.changes.append(change)
+        outputs.append(CartChanged(session_id, change))
+
+    def _flag(
+        self,
+        session_id: str | None,
+        reason: str,
+        at_ms: int,
+        evidence: tuple[EventRef, ...],
+        detail: str,
+        outputs: list[FusionOutput],
+    ) -> None:
+        session = self.sessions.get(session_id) if session_id is not None else None
+        if session is None:
+            return
+        flag = Flag(reason, at_ms, evidence, detail)
+        session.flags.append(flag)
+        outputs.append(Flagged(session.id, flag))
+
+    # -- receipts -------------------------------------------------------------------------
+
+    def _finalise(self, outputs: list[FusionOutput]) -> None:
+        watermark = self._released_ms
+        for session in list(self.sessions.values()):
+            closed = session.closed_ms
+            if closed is None or watermark < closed + self.config.settle_ms:
+                continue
+            if any(p.key_ms <= closed for p in self._pending):
+                continue
+            waiting = {ref: until for ref, until in session.holds.items() if until > watermark}
+            if waiting:
+                continue
+            for ref in session.holds:
+                self._flag(
+                    session.id, "reach_without_weight", watermark, (ref,),
+                    "the camera saw an item taken; its shelf reported no change in time", outputs,
+                )  # fmt: skip
+            for lane in self.lanes.values():
+                for resting in lane.resting:
+                    if resting.session == session.id:
+                        self._flag(
+                            session.id, "weight_unexplained", watermark, (resting.ref,),
+                            f"{resting.mg} mg added to a lane and not lifted before the shopper left", outputs,
+                        )  # fmt: skip
+                        resting.session = None
+            outputs.append(ReceiptFinal(self._receipt(session, closed)))
+            del self.sessions[session.id]
+
+    def _receipt(self, session: _Session, closed_ms: int) -> FusedReceipt:
+        lines = sorted((sku, qty) for sku, qty in session.cart.items() if qty > 0)
+        flags = list(session.flags)
+        if any(qty < 0 for qty in session.cart.values()):
+            flags.append(Flag("negative_line", closed_ms, (), "more put back than taken"))
+        confidence = min(
+            (c.attribution_pm * c.product_pm // 1000 for c in session.changes), default=1000
+        )
+        review = bool(flags)
+        self.stats.receipts += 1
+        self.stats.reviewed += review
+        return FusedReceipt(
+            session.id, session.account, session.opened_ms, closed_ms, lines, review, confidence, flags,
+            list(session.changes),
+        )  # fmt: skip
+
+
+def _refs(weight: EventRef, reach: EventRef | None) -> tuple[EventRef, ...]:
+    return (weight,) if reach is None else (weight, reach)
+
+
+def _describe(hypothesis: Hypothesis) -> str:
+    return " + ".join(f"{count}x {sku}" for sku, count in hypothesis.items)
+
+
+def _doubt(attribution: float, scores: dict[str, float], product_p: float, hypotheses: list[Hypothesis]) -> str:
+    parts = []
+    if attribution < 0.95:
+        others = sorted(scores.values(), reverse=True)[1:2]
+        parts.append(f"attribution {attribution:.2f} (next {others[0]:.2f})" if others else f"attribution {attribution:.2f}")
+    if product_p < 0.95 and len(hypotheses) > 1:
+        total = sum(h.score for h in hypotheses)
+        parts.append(
+            f"read as {_describe(hypotheses[0])} ({product_p:.2f}) against {_describe(hypotheses[1])} "
+            f"({hypotheses[1].score / total:.2f})"
+        )
+    return "; ".join(parts) or "low confidence"
