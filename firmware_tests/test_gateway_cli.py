@@ -1,4 +1,5 @@
-"""`storegw`: clear errors for bad input, journal inspection and export, the device table."""
+"""`storegw`: clear errors for bad input, journal inspection and export, the device table,
+and the fusion replay."""
 
 import json
 import subprocess
@@ -13,9 +14,11 @@ from edge.protocol.topics import event_topic, state_topic
 from gateway.config import load_gateway_config
 from gateway.ingest import Incoming, IngestCore
 from gateway.journal import Journal
+from gateway.layout import SMALL_STORE, load_layout
 from gateway.registry import load_registry
 from gateway.verify import Verifier
 from hw.sim.site import build_site
+from hw.sim.world.suites import build_world
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,3 +127,29 @@ def test_stats_and_devices_show_counts_rejects_and_state(tmp_path: Path) -> None
     assert shelf.split()[2:5] == ["online", "1", "3"]
     assert camera.split()[2] == "never"
     assert "SHA256:" in shelf
+
+
+def test_replay_prints_the_receipts_of_replay_lines(tmp_path: Path) -> None:
+    world = build_world(load_layout(SMALL_STORE), "single", 3, 5)
+    lines = tmp_path / "store.jsonl"
+    lines.write_text(
+        "".join(
+            json.dumps({"topic": line.topic, "msg": line.msg, "recv_ms": line.recv_ms}) + "\n" for line in world.lines
+        )
+    )
+    done = storegw(tmp_path / "unused.toml", "replay", "--layout", str(SMALL_STORE), str(lines))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [r["session"] for r in result["receipts"]] == list(world.truth)
+    first = result["receipts"][0]
+    assert set(first) == {"session", "account", "opened_ms", "closed_ms", "lines", "review", "confidence_pm"}
+    assert [(line["sku"], line["qty"]) for line in first["lines"]] == list(world.truth[first["session"]].lines)
+    assert result["stats"]["messages"] == len(world.lines)
+
+
+def test_replay_names_the_line_it_cannot_read(tmp_path: Path) -> None:
+    lines = tmp_path / "bad.jsonl"
+    lines.write_text('{"topic": "store/demo/node/shelf-01/state", "msg": {"v": 1}, "recv_ms": 5}\n')
+    done = storegw(tmp_path / "unused.toml", "replay", "--layout", str(SMALL_STORE), str(lines))
+    assert done.returncode == 2
+    assert "line 1" in done.stderr and done.stdout == ""

@@ -1,4 +1,4 @@
-"""`storegw`: run the gateway, inspect and export its journal, list devices."""
+"""`storegw`: run the gateway, inspect and export its journal, list devices, replay the fusion engine."""
 
 import argparse
 import logging
@@ -13,7 +13,9 @@ from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError
 from gateway.config import load_gateway_config
+from gateway.fusion.replay import ReplayError, replay, result_json
 from gateway.journal import Journal, JournalError, replay_line
+from gateway.layout import load_layout
 from gateway.registry import load_registry
 from gateway.service import Gateway, JournalProcessError
 
@@ -99,6 +101,22 @@ def _devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """DESIGN section 6's replay: JSON lines in (a file, or - for standard input), JSON out."""
+    layout = load_layout(args.layout)
+    source = sys.stdin.buffer if str(args.input) == "-" else args.input.open("rb")
+    try:
+        engine, receipts = replay(layout, source)
+    except ReplayError as error:
+        print(f"storegw: {args.input}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    sys.stdout.buffer.write(msgspec.json.encode(result_json(engine, receipts)) + b"\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storegw", description=__doc__)
     parser.add_argument("--config", type=Path, default=Path("var/site/gateway.toml"))
@@ -112,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     journal.add_argument("--limit", type=int)
     journal.add_argument("--stats", action="store_true", help="counts by device and type, and rejects by reason")
     commands.add_parser("devices", help="registered devices with what the journal knows of them")
+    replaying = commands.add_parser(
+        "replay",
+        help="run the fusion engine over replay lines (storegw journal --format replay) and print the receipts",
+    )
+    replaying.add_argument("input", type=Path, help="a file of replay lines, or - for standard input")
+    replaying.add_argument("--layout", type=Path, required=True, help="the store layout (TOML)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
@@ -122,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.config)
         if args.command == "journal":
             return _journal(args)
+        if args.command == "replay":
+            return _replay(args)
         return _devices(args)
     except (ConfigError, KeyFileError) as error:
         print(f"storegw: {error}", file=sys.stderr)

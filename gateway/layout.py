@@ -131,7 +131,9 @@ def _check(layout: StoreLayout) -> None:
     for camera in layout.cameras:
         x0, y0, x1, y1 = camera.view
         if not (x0 < x1 and y0 < y1):
-            problems.append(f"camera {camera.node}'s view {list(camera.view)} is not [x0, y0, x1, y1] with x0<x1, y0<y1")
+            problems.append(
+                f"camera {camera.node}'s view {list(camera.view)} is not [x0, y0, x1, y1] with x0<x1, y0<y1"
+            )
         for shelf_id in camera.shelves:
             if shelf_id not in shelves:
                 problems.append(f"camera {camera.node} watches shelf {shelf_id!r}, which the layout lacks")

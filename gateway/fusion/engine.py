@@ -37,7 +37,7 @@ from gateway.fusion.model import (
     SessionOpened,
 )
 from gateway.fusion.products import Hypothesis, fits, pick_hypotheses, putback_hypotheses
-from gateway.fusion.tracker import Tracker, TrackerConfig
+from gateway.fusion.tracker import Track, Tracker, TrackerConfig
 from gateway.layout import Product, StoreLayout
 
 NEVER: Final = 2**62
@@ -99,7 +99,7 @@ class _Lane:
 
 @dataclass(slots=True)
 class _Person:
-    track: int
+    track: Track  # kept after the shopper left: late events are placed by where they were
     session: str
     entered_ms: int
     exited_ms: int | None = None
@@ -150,10 +150,12 @@ class FusionEngine:
         self._queue: list[tuple[int, int, AnyMessage, int]] = []  # (key, order, message, offset)
         self._order = itertools.count()
         self._now_ms = 0
+        self._last_recv_ms = 0  # the newest real receive time (finish() moves _now_ms past it)
         self._released_ms = 0
         self._accounts: dict[str, str] = {}  # grant req: account
         self._open_by_account: dict[str, str] = {}
         self._people: dict[int, _Person] = {}  # track id: person inside
+        self._left: list[_Person] = []  # people gone whose receipts are not final yet
         self._reaches: dict[str, list[_Reach]] = {}  # shelf: recent reaches
         self._pending: list[_Pending] = []
         self._shelf_device: dict[str, str] = {}
@@ -165,6 +167,7 @@ class FusionEngine:
         """One accepted message, with the time the gateway received it."""
         self.stats.messages += 1
         outputs = self.advance(recv_ms)
+        self._last_recv_ms = max(self._last_recv_ms, recv_ms)
         if isinstance(message, State):
             if message.state == "online":
                 self._offline.discard(message.dev)
@@ -224,7 +227,9 @@ class FusionEngine:
                 self.stats.weights += 1
                 ref = (message.dev, message.boot, message.seq)
                 self._pending.append(
-                    _Pending(key + self.config.weight_wait_ms, key, ref, message, message.t0 + offset, message.t1 + offset)
+                    _Pending(
+                        key + self.config.weight_wait_ms, key, ref, message, message.t0 + offset, message.t1 + offset
+                    )
                 )
             case Passage():
                 self._passage(message, message.t + offset, outputs)
@@ -266,7 +271,7 @@ class FusionEngine:
                 self.stats.companions += 1
             session = self.sessions[session_id]
             track = self.tracker.bind_near(t, gx, gy, self.config.bind_mm)
-            person = _Person(track.id, session_id, t)
+            person = _Person(track, session_id, t)
             session.people.append(person)
             self._people[track.id] = person
             outputs.append(SessionOpened(session_id, account, t, companion))
@@ -276,8 +281,9 @@ class FusionEngine:
             self.stats.unmatched_exits += 1
             return
         leaving.exited_ms = t
-        del self._people[leaving.track]
-        self.tracker.release(leaving.track)
+        del self._people[leaving.track.id]
+        self.tracker.release(leaving.track.id)
+        self._left.append(leaving)
         session = self.sessions[leaving.session]
         if not session.present:
             session.closed_ms = t
@@ -293,7 +299,7 @@ class FusionEngine:
         for person in self._people.values():
             if person.entered_ms > t:
                 continue
-            track = self.tracker.tracks[person.track]
+            track = person.track
             px, py = track.predict(t) if track.t_ms < t else track.at(t)
             d = math.hypot(px - x, py - y)
             if d < best_d:
@@ -356,10 +362,10 @@ class FusionEngine:
         reach_k = -0.5 / (config.reach_sigma_mm**2)
         located = [reach for reach in reaches if reach.x or reach.y]
         scores: dict[str, float] = {}
-        for person in self._people.values():
-            if person.entered_ms > t:
+        for person in itertools.chain(self._people.values(), self._left):
+            if person.entered_ms > t or (person.exited_ms is not None and person.exited_ms < t):
                 continue
-            track = self.tracker.tracks[person.track]
+            track = person.track
             px, py = track.at(t)
             score = 1.0
             if spots_known:
@@ -401,7 +407,9 @@ class FusionEngine:
                 lane.resting.clear()  # a resting hand lifted: nothing moved
                 return
             if -delta > resting:
-                with_release = pick_hypotheses(-(delta + resting), weight.noise_mg, self._product(spot.sku), self._misplaced(lane))
+                with_release = pick_hypotheses(
+                    -(delta + resting), weight.noise_mg, self._product(spot.sku), self._misplaced(lane)
+                )
                 plain = pick_hypotheses(-delta, weight.noise_mg, self._product(spot.sku), self._misplaced(lane))
                 if with_release and (not plain or with_release[0].score >= plain[0].score):
                     lane.resting.clear()
@@ -590,21 +598,21 @@ class FusionEngine:
                         resting.session = None
             outputs.append(ReceiptFinal(self._receipt(session, closed)))
             del self.sessions[session.id]
+            self._left = [p for p in self._left if p.session != session.id]
 
     def _receipt(self, session: _Session, closed_ms: int) -> FusedReceipt:
         lines = sorted((sku, qty) for sku, qty in session.cart.items() if qty > 0)
         flags = list(session.flags)
         if any(qty < 0 for qty in session.cart.values()):
             flags.append(Flag("negative_line", closed_ms, (), "more put back than taken"))
-        confidence = min(
-            (c.attribution_pm * c.product_pm // 1000 for c in session.changes), default=1000
-        )
+        confidence = min((c.attribution_pm * c.product_pm // 1000 for c in session.changes), default=1000)
         review = bool(flags)
         self.stats.receipts += 1
         self.stats.reviewed += review
+        final_ms = self._now_ms if self._now_ms < NEVER else max(self._last_recv_ms, closed_ms)
         return FusedReceipt(
-            session.id, session.account, session.opened_ms, closed_ms, lines, review, confidence, flags,
-            list(session.changes),
+            session.id, session.account, session.opened_ms, closed_ms, lines, review, confidence, final_ms,
+            flags, list(session.changes),
         )  # fmt: skip
 
 
@@ -620,7 +628,9 @@ def _doubt(attribution: float, scores: dict[str, float], product_p: float, hypot
     parts = []
     if attribution < 0.95:
         others = sorted(scores.values(), reverse=True)[1:2]
-        parts.append(f"attribution {attribution:.2f} (next {others[0]:.2f})" if others else f"attribution {attribution:.2f}")
+        parts.append(
+            f"attribution {attribution:.2f} (next {others[0]:.2f})" if others else f"attribution {attribution:.2f}"
+        )
     if product_p < 0.95 and len(hypotheses) > 1:
         total = sum(h.score for h in hypotheses)
         parts.append(

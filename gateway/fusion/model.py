@@ -40,6 +40,7 @@ class FusedReceipt:
     lines: list[tuple[str, int]]  # (sku, qty), qty > 0, sorted by sku
     review: bool
     confidence_pm: int
+    final_ms: int  # the receive time at which the engine made it final
     flags: list[Flag] = field(default_factory=list)
     changes: list[CartChange] = field(default_factory=list)
 

@@ -43,9 +43,7 @@ def _noise_var(noise_mg: int) -> float:
     return float(floor * floor)
 
 
-def pick_hypotheses(
-    taken_mg: int, noise_mg: int, planogram: Product, misplaced: list[Product]
-) -> list[Hypothesis]:
+def pick_hypotheses(taken_mg: int, noise_mg: int, planogram: Product, misplaced: list[Product]) -> list[Hypothesis]:
     """What `taken_mg` (positive) lifted off a lane holding `planogram` under a stack of
     `misplaced` items (the top last), best first."""
     hypotheses: list[Hypothesis] = []

@@ -28,7 +28,9 @@ class ReplayError(ValueError):
 _decoder = msgspec.json.Decoder(ReplayLine)
 
 
-def replay(layout: StoreLayout, lines: Iterable[bytes], config: FusionConfig | None = None) -> tuple[FusionEngine, list[FusedReceipt]]:
+def replay(
+    layout: StoreLayout, lines: Iterable[bytes], config: FusionConfig | None = None
+) -> tuple[FusionEngine, list[FusedReceipt]]:
     """Run the engine over `lines` and to the end of time; the engine and the final receipts."""
     engine = FusionEngine(layout, config)
     receipts: list[FusedReceipt] = []

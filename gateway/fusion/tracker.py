@@ -140,7 +140,7 @@ class Tracker:
                 if other.bound or other.born_ms < lost.t_ms - 1_000 or other.hits < config.confirm_hits:
                     continue
                 gap = max(other.born_ms - lost.t_ms, 0)
-                d = math.hypot(other.times and other.xs[0] - lost.x or 0.0, other.times and other.ys[0] - lost.y or 0.0)
+                d = math.hypot(other.xs[0] - lost.x, other.ys[0] - lost.y)  # where it was first seen
                 if d <= config.relink_slack_mm + config.walk_mm_per_s * gap / 1000 and d < best_d:
                     best, best_d = other, d
             if best is not None:

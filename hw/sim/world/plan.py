@@ -25,6 +25,7 @@ Keyframe = tuple[int, float, float]  # t_ms, x_mm, y_mm
 
 MIN_APART_MM = 550.0  # two people standing at a shelf are at least this far apart
 WALK_BEHIND_MM = 600  # people walk this far behind those standing at a shelf
+NEARER_MM = 200.0  # someone reaching past a neighbour stands this much nearer the lane than they do
 KEEP_RIGHT_MM = 250.0  # each walking direction keeps this far to its side of a walking line
 GATE_GAP_MS = 1_800  # the turnstile lets one person through at a time
 PERSONAL_MM = 550.0
@@ -104,8 +105,9 @@ class Behaviour:
 
 
 class Bookings:
-    """Where people stand at each shelf, and when: a spot is free when nobody stands within
-    MIN_APART_MM of it during the time wanted."""
+    """Where people stand at each shelf, and when. A place is free when nobody stands within
+    MIN_APART_MM of it during the time wanted, and nobody there stands nearer the lane: one
+    does not reach past somebody into the lane in front of them, one waits."""
 
     def __init__(self) -> None:
         self.spans: dict[str, list[tuple[int, int, float]]] = {}
@@ -117,7 +119,7 @@ class Bookings:
             if abs(shift) > reach_mm:
                 break
             x = want_x + shift
-            if all(abs(x - other) >= MIN_APART_MM for other in taken):
+            if all(abs(x - other) >= MIN_APART_MM and abs(other - want_x) > abs(shift) + NEARER_MM for other in taken):
                 self.spans.setdefault(shelf, []).append((t0, t1, x))
                 return x
         return None
@@ -138,7 +140,10 @@ class Planner:
         self._same_weight = self._same_weight_spots()
         island = [s for s in layout.shelves if s.y_mm < layout.floor[1] * 0.6]
         if island:
-            self._island_x = (min(s.x_mm for s in island), max(s.x_mm + sum(l.width_mm for l in s.lanes) for s in island))
+            self._island_x = (
+                min(s.x_mm for s in island),
+                max(s.x_mm + sum(slot.width_mm for slot in s.lanes) for s in island),
+            )
             self._island_y = min(s.y_mm for s in island) + 150
         else:
             self._island_x, self._island_y = (0, 0), -1
@@ -155,8 +160,15 @@ class Planner:
                         break
         return found
 
-    def visit(self, account: str, start_ms: int, behaviour: Behaviour, stops: list[LaneSpot] | None = None,
-              crowd_at: tuple[LaneSpot, int] | None = None, people: int | None = None) -> Visit:
+    def visit(
+        self,
+        account: str,
+        start_ms: int,
+        behaviour: Behaviour,
+        stops: list[LaneSpot] | None = None,
+        crowd_at: tuple[LaneSpot, int] | None = None,
+        people: int | None = None,
+    ) -> Visit:
         """One visit starting at start_ms (the first credential shown). `crowd_at` makes the
         first stop that lane at that time, whoever else is there. The session is named as
         the gateway names it: after the first person's grant."""
@@ -164,7 +176,11 @@ class Planner:
         count = people if people is not None else (2 if rng.random() < behaviour.pair else 1)
         wanted = [stops if stops is not None and n == 0 else self._stops(behaviour) for n in range(count)]
         for attempt in range(REPLANS):
-            saved = ({shelf: list(spans) for shelf, spans in self.bookings.spans.items()}, len(self._gate), self._person)
+            saved = (
+                {shelf: list(spans) for shelf, spans in self.bookings.spans.items()},
+                len(self._gate),
+                self._person,
+            )
             session = f"s-r{self._person + 1}"
             members: list[Person] = []
             for n in range(count):
@@ -174,7 +190,7 @@ class Planner:
                 break
             # someone would walk into somebody: the same visit a little later
             self.bookings.spans, self._person = saved[0], saved[2]
-            del self._gate[saved[1]:]
+            del self._gate[saved[1] :]
             start_ms += 2_500
             if crowd_at is not None:
                 crowd_at = (crowd_at[0], crowd_at[1] + 2_500)
@@ -207,8 +223,14 @@ class Planner:
                 chosen.append(rng.choice(self._spots))
         return chosen
 
-    def _person_plan(self, session: str, shown: int, behaviour: Behaviour, stops: list[LaneSpot],
-                     crowd_at: tuple[LaneSpot, int] | None) -> Person:
+    def _person_plan(
+        self,
+        session: str,
+        shown: int,
+        behaviour: Behaviour,
+        stops: list[LaneSpot],
+        crowd_at: tuple[LaneSpot, int] | None,
+    ) -> Person:
         rng = self.rng
         self._person += 1
         speed = rng.uniform(*behaviour.speed_mm_s) / 1000  # mm per ms
@@ -285,9 +307,8 @@ class Planner:
                 share = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
                 x, y = x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
                 for ox, oy, other in space.get(t, ()):
-                    if other != session and abs(ox - x) < PERSONAL_MM and abs(oy - y) < PERSONAL_MM:
-                        if math.hypot(ox - x, oy - y) < PERSONAL_MM:
-                            return True
+                    if other != session and math.hypot(ox - x, oy - y) < PERSONAL_MM:
+                        return True
         return False
 
     def _occupy(self, person: Person) -> None:
@@ -315,8 +336,12 @@ class Planner:
             crosses = (sy < front and ey > back) or (sy > back and ey < front)
             left, right = self._island_x
             if crosses and min(sx, ex) < right + 300 and max(sx, ex) > left - 300:
-                via_left, via_right = left - 350, right + 350
-                x = via_left if abs(sx - via_left) + abs(ex - via_left) <= abs(sx - via_right) + abs(ex - via_right) else via_right
+                via_left, via_right = left - 350.0, right + 350.0
+                x = (
+                    via_left
+                    if abs(sx - via_left) + abs(ex - via_left) <= abs(sx - via_right) + abs(ex - via_right)
+                    else via_right
+                )
                 x += KEEP_RIGHT_MM if ey > sy else -KEEP_RIGHT_MM
                 waypoints += [(x, sy), (x, ey)]
         waypoints.append(target)
@@ -337,8 +362,9 @@ class Planner:
                 return x, shelf.y_mm + side * (shelf.reach_mm + WALK_BEHIND_MM) + keep
         return None
 
-    def _go_stand(self, person: Person, spot: LaneSpot, t: int, speed: float, dwell: int,
-                  exact_t: int | None = None) -> tuple[int, float, float] | None:
+    def _go_stand(
+        self, person: Person, spot: LaneSpot, t: int, speed: float, dwell: int, exact_t: int | None = None
+    ) -> tuple[int, float, float] | None:
         """Stand in a free place within reach of the lane for `dwell` ms, lingering where one
         is until it is free: (time standing, x, y); None when the shelf stays crowded."""
         _, x, y = person.path[-1]
@@ -366,8 +392,16 @@ class Planner:
             here = waypoint
         return int(total / speed)
 
-    def _stop(self, person: Person, spot: LaneSpot, t: int, speed: float, behaviour: Behaviour,
-              picks: list[int], exact_t: int | None) -> int:
+    def _stop(
+        self,
+        person: Person,
+        spot: LaneSpot,
+        t: int,
+        speed: float,
+        behaviour: Behaviour,
+        picks: list[int],
+        exact_t: int | None,
+    ) -> int:
         rng = self.rng
         reach_ms = rng.randint(900, 2_200)
         kind: Kind = "pick"
@@ -382,7 +416,7 @@ class Planner:
         t, stand_x, stand_y = placed
         t0 = t + rng.randint(200, 600)
         t1 = t0 + reach_ms
-        lanes = (spot.lane,)
+        lanes: tuple[int, ...] = (spot.lane,)
         take: dict[int, int] = {}
         if kind == "pick" or rest:
             count = rng.choice((2, 2, 3)) if rng.random() < behaviour.multi else 1
@@ -394,8 +428,17 @@ class Planner:
                 take = {spot.lane: count}
         if rest:
             taking = take.get(spot.lane, 0) if rng.random() < 0.6 else 0
-            reach = Reach(person.id, person.session, spot.shelf, (spot.lane,), t0, t1, "rest",
-                          rest_mg=rng.randint(300_000, 1_500_000), rest_then_take=taking)
+            reach = Reach(
+                person.id,
+                person.session,
+                spot.shelf,
+                (spot.lane,),
+                t0,
+                t1,
+                "rest",
+                rest_mg=rng.randint(300_000, 1_500_000),
+                rest_then_take=taking,
+            )
         elif kind == "look":
             reach = Reach(person.id, person.session, spot.shelf, lanes, t0, t1, "look")
         else:
@@ -416,8 +459,19 @@ class Planner:
         t, stand_x, stand_y = placed
         t0 = t + rng.randint(200, 500)
         t1 = t0 + reach_ms
-        person.reaches.append(Reach(person.id, person.session, spot.shelf, (spot.lane,), t0, t1, "put",
-                                    put_of=pick_index, put_lane=spot.lane))
+        person.reaches.append(
+            Reach(
+                person.id,
+                person.session,
+                spot.shelf,
+                (spot.lane,),
+                t0,
+                t1,
+                "put",
+                put_of=pick_index,
+                put_lane=spot.lane,
+            )
+        )
         t = t1 + rng.randint(300, 800)
         person.path.append((t, stand_x, stand_y))
         return t

@@ -34,7 +34,7 @@ class SensorModel:
     reach_split: float = 0.007  # a hand that left and came back is reported twice
     reach_t_sigma_ms: float = 40.0
     reach_sigma_mm: float = 70.0
-    wrong_reacher: float = 0.25  # with someone else within 700 mm, the camera places them instead
+    wrong_reacher: float = 0.03  # with someone else within 700 mm, the camera places them instead
     extra_lane: float = 0.03  # a hand seen in the neighbouring lane too
     holding_right: float = 0.966
     weight_miss: float = 0.0001
@@ -56,8 +56,15 @@ class Emitted:
     times: tuple[str, ...] = ()
 
 
-def emit_all(layout: StoreLayout, visits: list[Visit], resolved: Resolved, model: SensorModel,
-             rng: random.Random, start_ms: int, end_ms: int) -> list[Emitted]:
+def emit_all(
+    layout: StoreLayout,
+    visits: list[Visit],
+    resolved: Resolved,
+    model: SensorModel,
+    rng: random.Random,
+    start_ms: int,
+    end_ms: int,
+) -> list[Emitted]:
     people = [person for visit in visits for person in visit.people]
     out: list[Emitted] = []
     out += _credentials(layout, visits, rng)
@@ -79,24 +86,51 @@ def _credentials(layout: StoreLayout, visits: list[Visit], rng: random.Random) -
         for person in visit.people:
             req = f"r{person.id}"
             if person.credential == "qr":
-                claims = QrClaims(visit.account, "entry", person.shown_ms - 60_000, person.shown_ms + 600_000,
-                                  rng.randbytes(16))
+                claims = QrClaims(
+                    visit.account, "entry", person.shown_ms - 60_000, person.shown_ms + 600_000, rng.randbytes(16)
+                )
                 out.append(Emitted(gate.gate, "qr", person.shown_ms, {"req": req, "token": issue(claims, key)}))
             else:
                 sealed = base64.b64encode(rng.randbytes(96)).decode()
-                out.append(Emitted(gate.gate, "palm", person.shown_ms, {
-                    "req": req, "purpose": "entry", "sealed": sealed, "quality_pm": 800, "live_pm": 900}))
-                out.append(Emitted("upstream", "decision", person.shown_ms + rng.randint(120, 400), {
-                    "req": req, "result": "match", "account": visit.account, "score_pm": 120}))
+                out.append(
+                    Emitted(
+                        gate.gate,
+                        "palm",
+                        person.shown_ms,
+                        {"req": req, "purpose": "entry", "sealed": sealed, "quality_pm": 800, "live_pm": 900},
+                    )
+                )
+                out.append(
+                    Emitted(
+                        "upstream",
+                        "decision",
+                        person.shown_ms + rng.randint(120, 400),
+                        {"req": req, "result": "match", "account": visit.account, "score_pm": 120},
+                    )
+                )
             for direction, t in (("in", person.entered_ms), ("out", person.left_ms)):
-                out.append(Emitted(gate.gate, "passage", t + 30, {
-                    "gate": gate.gate, "dir": direction, "t": t, "grant": req if direction == "in" else None,
-                    "x_mm": gate.x_mm, "y_mm": gate.y_mm}, ("t",)))
+                out.append(
+                    Emitted(
+                        gate.gate,
+                        "passage",
+                        t + 30,
+                        {
+                            "gate": gate.gate,
+                            "dir": direction,
+                            "t": t,
+                            "grant": req if direction == "in" else None,
+                            "x_mm": gate.x_mm,
+                            "y_mm": gate.y_mm,
+                        },
+                        ("t",),
+                    )
+                )
     return out
 
 
-def _presence(layout: StoreLayout, people: list[Person], model: SensorModel, rng: random.Random,
-              start_ms: int, end_ms: int) -> list[Emitted]:
+def _presence(
+    layout: StoreLayout, people: list[Person], model: SensorModel, rng: random.Random, start_ms: int, end_ms: int
+) -> list[Emitted]:
     period = 1000 // model.presence_hz
     people = sorted(people, key=lambda p: p.path[0][0])
     out: list[Emitted] = []
@@ -129,8 +163,11 @@ def _presence(layout: StoreLayout, people: list[Person], model: SensorModel, rng
                 else:
                     seen.append([where[0], where[1]])
             found = [
-                [round(x + rng.gauss(0, model.presence_sigma_mm)), round(y + rng.gauss(0, model.presence_sigma_mm)),
-                 rng.randint(650, 980)]
+                [
+                    round(x + rng.gauss(0, model.presence_sigma_mm)),
+                    round(y + rng.gauss(0, model.presence_sigma_mm)),
+                    rng.randint(650, 980),
+                ]
                 for x, y in seen
             ]
             if rng.random() < model.presence_false:
@@ -140,8 +177,9 @@ def _presence(layout: StoreLayout, people: list[Person], model: SensorModel, rng
     return out
 
 
-def _interactions(layout: StoreLayout, people: list[Person], resolved: Resolved, model: SensorModel,
-                  rng: random.Random) -> list[Emitted]:
+def _interactions(
+    layout: StoreLayout, people: list[Person], resolved: Resolved, model: SensorModel, rng: random.Random
+) -> list[Emitted]:
     watcher = {shelf: camera.node for camera in layout.cameras for shelf in camera.shelves}
     by_id = {person.id: person for person in people}
     inside: dict[int, list[Person]] = {}  # 10 s bucket: who is in the store during it
@@ -165,18 +203,25 @@ def _interactions(layout: StoreLayout, people: list[Person], resolved: Resolved,
         where = by_id[reach.person].at(mid) or (0.0, 0.0)
         others = [p.at(mid) for p in inside.get(mid // 10_000, []) if p.id != reach.person]
         near = [o for o in others if o is not None and math.dist(o, where) < 700]
-        if near and rng.random() < model.wrong_reacher:
-            where = near[0]
+        # the camera's rule: the reaching person is the one seen nearest the lane
+        spot = layout.lane_spots[(reach.shelf, reach.lanes[0])]
+        nearest = min([where, *near], key=lambda p: math.dist(p, (spot.x_mm, spot.y_mm)))
+        if nearest is not where or (near and rng.random() < model.wrong_reacher):
+            where = nearest if nearest is not where else near[0]
         holding = seen.holding
         if rng.random() > model.holding_right:
             holding = "unknown" if rng.random() < 0.67 else ("none" if holding == "item" else "item")
         t0 = reach.t0 + round(rng.gauss(0, model.reach_t_sigma_ms))
         t1 = max(t0 + 100, reach.t1 + round(rng.gauss(0, model.reach_t_sigma_ms)))
         body = {
-            "shelf": reach.shelf, "lanes": sorted(lanes), "t0": t0, "t1": t1,
+            "shelf": reach.shelf,
+            "lanes": sorted(lanes),
+            "t0": t0,
+            "t1": t1,
             "x_mm": round(where[0] + rng.gauss(0, model.reach_sigma_mm)),
             "y_mm": round(where[1] + rng.gauss(0, model.reach_sigma_mm)),
-            "conf_pm": rng.randint(700, 960), "holding": holding,
+            "conf_pm": rng.randint(700, 960),
+            "holding": holding,
         }
         out.append(Emitted(camera, "interaction", t1 + 300 + rng.randint(0, 80), body, ("t0", "t1")))
         if rng.random() < model.reach_split:
@@ -200,12 +245,19 @@ def _weights(layout: StoreLayout, resolved: Resolved, model: SensorModel, rng: r
     return out
 
 
-def _weight_event(shelf: str, lane: int, t0: int, t1: int, delta: int, model: SensorModel,
-                  rng: random.Random) -> Emitted:
+def _weight_event(
+    shelf: str, lane: int, t0: int, t1: int, delta: int, model: SensorModel, rng: random.Random
+) -> Emitted:
     measured = delta + round(rng.gauss(0, model.weight_noise_mg))
     before = 20_000_000 + rng.randint(0, 5_000_000)
     body = {
-        "shelf": shelf, "lane": lane, "t0": t0, "t1": t1, "delta_mg": measured,
-        "before_mg": before, "after_mg": before + measured, "noise_mg": 1_000,
+        "shelf": shelf,
+        "lane": lane,
+        "t0": t0,
+        "t1": t1,
+        "delta_mg": measured,
+        "before_mg": before,
+        "after_mg": before + measured,
+        "noise_mg": 1_000,
     }
     return Emitted(shelf, "weight", t1 + rng.randint(*model.weight_settle_ms), body, ("t0", "t1"))

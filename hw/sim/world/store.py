@@ -64,7 +64,11 @@ def resolve(layout: StoreLayout, visits: list[Visit], rng: random.Random) -> Res
     raw: list[LaneChange] = []
     result = Resolved()
     acts = sorted(
-        ((reach.t1, person.id, index, reach) for person in people.values() for index, reach in enumerate(person.reaches)),
+        (
+            (reach.t1, person.id, index, reach)
+            for person in people.values()
+            for index, reach in enumerate(person.reaches)
+        ),
         key=lambda act: (act[0], act[1], act[2]),
     )
     for _, person_id, index, reach in acts:
@@ -81,7 +85,11 @@ def resolve(layout: StoreLayout, visits: list[Visit], rng: random.Random) -> Res
                 weight = sum(w for _, w in lane_items)
                 if reach.kind == "rest":
                     raw.append(LaneChange(reach.shelf, lane, reach.t0 + 100, reach.t0 + 500, reach.rest_mg, (session,)))
-                    raw.append(LaneChange(reach.shelf, lane, reach.t1 - 400, reach.t1 + 150, -reach.rest_mg - weight, (session,)))
+                    raw.append(
+                        LaneChange(
+                            reach.shelf, lane, reach.t1 - 400, reach.t1 + 150, -reach.rest_mg - weight, (session,)
+                        )
+                    )
                 else:
                     raw.append(LaneChange(reach.shelf, lane, reach.t0 + 150, reach.t1 + 150, -weight, (session,)))
             taken_by[(person_id, index)] = items
@@ -125,8 +133,9 @@ def resolve(layout: StoreLayout, visits: list[Visit], rng: random.Random) -> Res
     return result
 
 
-def _take(layout: StoreLayout, misplaced: dict[tuple[str, int], list[Item]], shelf: str, lane: int,
-          rng: random.Random) -> Item:
+def _take(
+    layout: StoreLayout, misplaced: dict[tuple[str, int], list[Item]], shelf: str, lane: int, rng: random.Random
+) -> Item:
     stack = misplaced.get((shelf, lane))
     if stack and rng.random() < TAKES_MISPLACED:
         return stack.pop()

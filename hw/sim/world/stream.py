@@ -47,7 +47,6 @@ def deliver(store: str, emitted: list[Emitted], network: Network, rng: random.Ra
         cuts = sorted((a, b) for d, a, b in network.outages if d == dev)
         booted = items[0].at_ms - 60_000 + skew
         last_recv = 0
-        seq = 0
         for a, b in cuts:
             if b - a > WILL_AFTER_MS:
                 will = {"v": 1, "dev": dev, "boot": 1, "seq": 0, "ts": booted, "type": "state", "state": "offline"}
@@ -56,10 +55,16 @@ def deliver(store: str, emitted: list[Emitted], network: Network, rng: random.Ra
             online = {"v": 1, "dev": dev, "boot": 1, "seq": 0, "ts": b + skew, "type": "state", "state": "online"}
             lines.append((b + 3, order, Line(state_topic(store, dev), online, b + 3)))
             order += 1
-        for item in items:
-            seq += 1
+        for seq, item in enumerate(items, start=1):
             shift = skew + rng.randint(-network.jitter_ms, network.jitter_ms)
-            msg: dict[str, Any] = {"v": 1, "dev": dev, "boot": 1, "seq": seq, "ts": item.at_ms + shift, "type": item.type}
+            msg: dict[str, Any] = {
+                "v": 1,
+                "dev": dev,
+                "boot": 1,
+                "seq": seq,
+                "ts": item.at_ms + shift,
+                "type": item.type,
+            }
             for name, value in item.body.items():
                 msg[name] = value + shift if name in item.times else value
             recv = item.at_ms + rng.randint(*network.transit_ms)

@@ -1,5 +1,5 @@
-"""Whole simulated store runs with their ground truth: the everyday suite (one person per
-session, shoppers spread out) and the hard suite (a crowded store: pairs on one account,
+"""Whole simulated store runs with their ground truth: the single-shopper suite (one
+shopper in the store at a time, everyday behaviour) and the hard suite (a crowded store: pairs on one account,
 groups at one shelf, put-backs to wrong lanes, the same-weight cans, several items at
 once, resting hands, cameras dropping frames and shelf nodes cut off for 30 s).
 
@@ -8,6 +8,7 @@ replay contract's input, so `storegw replay` and the fusion benchmark read it as
 a journal export.
 """
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from typing import Literal
@@ -44,17 +45,21 @@ def build_world(layout: StoreLayout, suite: Suite, sessions: int, seed: int) -> 
     planner = Planner(layout, rng)
     visits: list[Visit] = []
     t = START_MS
-    behaviour = EVERYDAY if suite == "single" else HARD
-    mean_gap = 14_000 if suite == "single" else 6_000
     n = 0
     while n < sessions:
-        if suite == "hard" and n % 12 == 5 and sessions - n >= 3:
-            visits += _crowd(planner, rng, t, behaviour, n)
+        if suite == "single":
+            # one shopper in the store at a time: the next comes in after the last has left
+            visits.append(planner.visit(f"acct-{n:05d}", t, EVERYDAY, people=1))
+            t = visits[-1].people[0].left_ms + rng.randint(1_000, 6_000)
+            n += 1
+            continue
+        if n % 12 == 5 and sessions - n >= 3:
+            visits += _crowd(planner, rng, t, HARD, n)
             n += 3
         else:
-            visits.append(planner.visit(f"acct-{n:05d}", t, behaviour))
+            visits.append(planner.visit(f"acct-{n:05d}", t, HARD))
             n += 1
-        t += max(1_500, int(rng.expovariate(1 / mean_gap)))
+        t += max(1_500, int(rng.expovariate(1 / 6_000)))
     return assemble(layout, visits, rng, suite == "hard")
 
 
@@ -71,8 +76,14 @@ def _crowd(planner: Planner, rng: random.Random, t: int, behaviour: Behaviour, n
     return visits
 
 
-def assemble(layout: StoreLayout, visits: list[Visit], rng: random.Random, troubles: bool,
-             model: SensorModel | None = None, network: Network | None = None) -> World:
+def assemble(
+    layout: StoreLayout,
+    visits: list[Visit],
+    rng: random.Random,
+    troubles: bool,
+    model: SensorModel | None = None,
+    network: Network | None = None,
+) -> World:
     """Resolve the visits, sense them and deliver what the devices said; `troubles` adds
     camera frame drops (1-3 s, every few minutes per camera) and 30 s shelf outages."""
     start = min(p.path[0][0] for v in visits for p in v.people) - 2_000
@@ -93,12 +104,8 @@ def assemble(layout: StoreLayout, visits: list[Visit], rng: random.Random, troub
             while at < end:
                 outages.append((shelf.shelf, at, at + 30_000))
                 at += rng.randint(900_000, 2_400_000)
-        model = SensorModel(**{**_fields(model), "frame_drops": drops})
+        model = dataclasses.replace(model, frame_drops=drops)
         network = Network(network.skew_ms, network.jitter_ms, network.transit_ms, outages)
     emitted = emit_all(layout, visits, resolved, model, rng, start, end)
     lines = deliver(layout.store, emitted, network, rng)
     return World(layout, visits, lines, resolved.receipts, start, end, model)
-
-
-def _fields(model: SensorModel) -> dict[str, object]:
-    return {name: getattr(model, name) for name in model.__dataclass_fields__}

@@ -1,0 +1,41 @@
+"""Weight hypotheses: counts from the change, misplaced items on top, put-backs from the
+shopper's own cart, and changes nothing explains."""
+
+from gateway.fusion.products import fits, pick_hypotheses, putback_hypotheses
+from gateway.layout import Product
+
+COLA = Product("cola", "Cola", 149, 355_000, 2_500)
+CHIPS = Product("chips", "Chips", 249, 160_000, 2_500)
+NUTS = Product("nuts", "Nuts", 399, 215_000, 2_500)
+HAM = Product("ham", "Ham sandwich", 449, 210_000, 6_000)
+CATALOGUE = {p.sku: p for p in (COLA, CHIPS, NUTS, HAM)}
+
+
+def test_the_count_follows_the_weight() -> None:
+    for count in (1, 2, 3, 5):
+        best = pick_hypotheses(count * 355_000 + 900, 1_000, COLA, [])[0]
+        assert best.items == (("cola", count),)
+        assert fits(best)
+
+
+def test_a_misplaced_item_on_top_is_told_apart_by_its_weight() -> None:
+    assert pick_hypotheses(355_400, 1_000, CHIPS, [COLA])[0].items == (("cola", 1),)
+    assert pick_hypotheses(160_300, 1_000, CHIPS, [COLA])[0].items == (("chips", 1),)
+    assert pick_hypotheses(515_000, 1_000, CHIPS, [COLA])[0].items == (("chips", 1), ("cola", 1))
+
+
+def test_a_put_back_is_read_from_the_cart_and_favours_the_item_s_own_lane() -> None:
+    cart = {"cola": 2, "chips": 1}
+    assert putback_hypotheses(160_500, 1_000, cart, CATALOGUE, "chips")[0].items == (("chips", 1),)
+    assert putback_hypotheses(710_000, 1_000, cart, CATALOGUE, "chips")[0].items == (("cola", 2),)
+    # two items of nearly one weight: the lane they go back to decides, and it is not sure
+    near = putback_hypotheses(212_000, 1_000, {"nuts": 1, "ham": 1}, CATALOGUE, "ham")
+    assert near[0].items == (("ham", 1),)
+    assert near[1].score > near[0].score / 10
+
+
+def test_what_nothing_explains_does_not_fit() -> None:
+    assert not fits(pick_hypotheses(250_000, 1_000, CHIPS, [])[0])  # a bag and a half
+    put = putback_hypotheses(900_000, 1_000, {"chips": 1}, CATALOGUE, "chips")
+    assert put and not any(fits(h) for h in put)
+    assert putback_hypotheses(160_000, 1_000, {}, CATALOGUE, "chips") == []  # an empty cart puts nothing back
