@@ -12,6 +12,7 @@ Which item a hand actually takes is settled later in time order (`hw.sim.world.s
 because a misplaced item on top of a lane is there only once somebody put it there.
 """
 
+import bisect
 import itertools
 import math
 import random
@@ -133,7 +134,7 @@ class Planner:
         self.rng = rng
         self.bookings = Bookings()
         self._space: dict[int, list[tuple[float, float, str]]] = {}  # time: who stands where
-        self._gate: list[int] = []  # when people pass the gate
+        self._gate: list[int] = []  # when people pass the gate, sorted
         self.gate = layout.gates[0]
         self._person = 0
         self._spots = list(layout.lane_spots.values())
@@ -175,10 +176,12 @@ class Planner:
         rng = self.rng
         count = people if people is not None else (2 if rng.random() < behaviour.pair else 1)
         wanted = [stops if stops is not None and n == 0 else self._stops(behaviour) for n in range(count)]
+        while count > 1 and not wanted[0]:
+            wanted[0] = self._stops(behaviour)  # whoever comes in first waits for the other inside
         for attempt in range(REPLANS):
             saved = (
                 {shelf: list(spans) for shelf, spans in self.bookings.spans.items()},
-                len(self._gate),
+                list(self._gate),
                 self._person,
             )
             session = f"s-r{self._person + 1}"
@@ -186,15 +189,21 @@ class Planner:
             for n in range(count):
                 shown = start_ms + n * rng.randint(2_500, 4_500)
                 members.append(self._person_plan(session, shown, behaviour, wanted[n], crowd_at if n == 0 else None))
-            if attempt == REPLANS - 1 or not any(self._too_close(person) for person in members):
+            together = max(p.entered_ms for p in members) < min(p.left_ms for p in members)
+            if attempt == REPLANS - 1 or (together and not any(self._too_close(person) for person in members)):
                 break
             # someone would walk into somebody: the same visit a little later
             self.bookings.spans, self._person = saved[0], saved[2]
-            del self._gate[saved[1] :]
-            start_ms += 2_500
+            self._gate = saved[1]
+            start_ms += 2_500 * (attempt + 1)  # a busy store: wait outside, longer each time
             if crowd_at is not None:
-                crowd_at = (crowd_at[0], crowd_at[1] + 2_500)
+                crowd_at = (crowd_at[0], crowd_at[1] + 2_500 * (attempt + 1))
+        # the gateway names a session after the grant of whoever passed the gate first
+        session = f"s-r{min(members, key=lambda p: p.entered_ms).id}"
         for person in members:
+            person.session = session
+            for reach in person.reaches:
+                reach.session = session
             self._occupy(person)
         return Visit(session, account, members)
 
@@ -236,13 +245,20 @@ class Planner:
         speed = rng.uniform(*behaviour.speed_mm_s) / 1000  # mm per ms
         gate = self.gate
         outside = (gate.x_mm + rng.uniform(-80, 80), gate.y_mm - 400.0)
-        entered = self._gate_slot(shown + rng.randint(900, 1_600))
-        shown = entered - rng.randint(900, 1_600)
-        self._gate.append(entered)
-        path: list[Keyframe] = [(shown, *outside), (entered, float(gate.x_mm), float(gate.y_mm))]
         inside = (gate.x_mm - 300 + rng.uniform(-80, 80), gate.y_mm + 600.0)  # aside of the way out
+        here = (float(gate.x_mm), float(gate.y_mm))
+        entered = self._gate_slot(shown + rng.randint(900, 1_600))
+        for _ in range(40):
+            # wait outside until the way in is clear: nobody stands about in the gate
+            leg = (entered + max(1, int(math.dist(here, inside) / speed)), *inside)
+            if not self._crowded(session, [(entered - 600, *here), (entered, *here), leg]):
+                break
+            entered = self._gate_slot(entered + 1_000)
+        shown = entered - rng.randint(900, 1_600)
+        bisect.insort(self._gate, entered)
+        path: list[Keyframe] = [(shown, *outside), (entered, *here), leg]
         person = Person(self._person, session, "qr" if rng.random() < 0.5 else "palm", shown, entered, 0, path)
-        t = self._walk(person, entered, inside, speed)
+        t = leg[0]
         picks: list[int] = []
         first = True
         for spot in stops:
@@ -267,14 +283,17 @@ class Planner:
             t = leaving - int(550 / speed)
             person.path.append((t, x, y))
         person.left_ms = self._walk(person, t, (float(gate.x_mm), float(gate.y_mm)), speed)
-        self._gate.append(person.left_ms)
+        bisect.insort(self._gate, person.left_ms)
         self._walk(person, person.left_ms, (gate.x_mm + rng.uniform(-80, 80), gate.y_mm - 400.0), speed)
         return person
 
     def _gate_slot(self, wanted: int) -> int:
         """The first time from `wanted` at which nobody else is passing the gate."""
         t = wanted
-        while any(abs(t - other) < GATE_GAP_MS for other in self._gate):
+        while True:
+            i = bisect.bisect_left(self._gate, t - GATE_GAP_MS + 1)
+            if i == len(self._gate) or self._gate[i] >= t + GATE_GAP_MS:
+                return t
             t += 300
         return t
 

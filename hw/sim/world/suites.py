@@ -21,6 +21,7 @@ from hw.sim.world.stream import Line, Network, deliver
 
 START_MS = 1_795_000_000_000  # 2026-11-18, a fixed morning for every run
 Suite = Literal["single", "hard"]
+HARD_GAP_MS = 15_000  # mean time between arrivals in the hard suite: four or five people inside
 
 EVERYDAY = Behaviour()
 HARD = Behaviour(
@@ -59,7 +60,7 @@ def build_world(layout: StoreLayout, suite: Suite, sessions: int, seed: int) -> 
         else:
             visits.append(planner.visit(f"acct-{n:05d}", t, HARD))
             n += 1
-        t += max(1_500, int(rng.expovariate(1 / 6_000)))
+        t += max(1_500, int(rng.expovariate(1 / HARD_GAP_MS)))
     return assemble(layout, visits, rng, suite == "hard")
 
 
