@@ -84,12 +84,14 @@ def test_a_cut_off_device_is_announced_and_its_spool_arrives_in_order_afterwards
 
 
 def test_the_engine_gets_a_single_shopper_run_right() -> None:
-    world = build_world(LAYOUT, "single", 30, 21)
+    """The fusion benchmark holds the accuracy figure; here, a short run must come out
+    nearly all right (apples, 180 g give or take 25 g, make the odd count ambiguous)."""
+    world = build_world(LAYOUT, "single", 40, 21)
     _, receipts = replay(LAYOUT, encoded(world.lines))
     got = {r.session: tuple(r.lines) for r in receipts}
     exact = sum(got.get(session) == truth.lines for session, truth in world.truth.items())
-    assert exact >= 29
-    assert len(receipts) == 30
+    assert exact >= 36
+    assert len(receipts) == 40
 
 
 def test_the_planner_honours_a_meeting_at_a_shelf() -> None:
