@@ -41,6 +41,7 @@ from gateway.fusion.tracker import Track, Tracker, TrackerConfig
 from gateway.layout import Product, StoreLayout
 
 NEVER: Final = 2**62
+STALE_MM_PER_MS: Final = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +294,8 @@ class FusionEngine:
 
     def _nearest_person(self, t: int, x: float, y: float) -> _Person | None:
         """Who is passing out at (x, y) at t: the person nearest the gate, where a track the
-        cameras have lost counts as where its last motion was taking it."""
+        cameras have lost counts as where its last motion was taking it, and as farther the
+        longer it has been lost."""
         best: _Person | None = None
         best_d = math.inf
         for person in self._people.values():
@@ -301,7 +303,8 @@ class FusionEngine:
                 continue
             track = person.track
             px, py = track.predict(t) if track.t_ms < t else track.at(t)
-            d = math.hypot(px - x, py - y)
+            # a track the cameras have not seen for a while is only a guess of where its person is
+            d = math.hypot(px - x, py - y) + STALE_MM_PER_MS * max(0, t - track.t_ms - 1_000)
             if d < best_d:
                 best, best_d = person, d
         return best
