@@ -71,7 +71,6 @@ class _Reach:
     y: int
     holding: str
     session: str | None  # who it was attributed to when seen (for holds)
-    matched: bool = False
 
 
 @dataclass(slots=True)
@@ -159,8 +158,6 @@ class FusionEngine:
         self._left: list[_Person] = []  # people gone whose receipts are not final yet
         self._reaches: dict[str, list[_Reach]] = {}  # shelf: recent reaches
         self._pending: list[_Pending] = []
-        self._shelf_device: dict[str, str] = {}
-        self._offline: set[str] = set()
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -170,11 +167,7 @@ class FusionEngine:
         outputs = self.advance(recv_ms)
         self._last_recv_ms = max(self._last_recv_ms, recv_ms)
         if isinstance(message, State):
-            if message.state == "online":
-                self._offline.discard(message.dev)
-            else:
-                self._offline.add(message.dev)
-            return outputs
+            return outputs  # a state's ts is when it was signed, often long before: no clock sample
         clock = self._clocks.get(message.dev)
         if clock is None:
             clock = self._clocks[message.dev] = ClockOffset(window=64)
@@ -224,7 +217,6 @@ class FusionEngine:
             case Interaction():
                 self._reach(message, offset)
             case Weight():
-                self._shelf_device[message.shelf] = message.dev
                 self.stats.weights += 1
                 ref = (message.dev, message.boot, message.seq)
                 self._pending.append(
@@ -331,12 +323,9 @@ class FusionEngine:
     # -- weight changes -------------------------------------------------------------------
 
     def _resolve_weights(self, until_ms: int, outputs: list[FusionOutput]) -> None:
-        if not self._pending or self._pending[0].due_ms > until_ms:
-            due = [p for p in self._pending if p.due_ms <= until_ms]
-            if not due:
-                return
-        else:
-            due = [p for p in self._pending if p.due_ms <= until_ms]
+        due = [p for p in self._pending if p.due_ms <= until_ms]
+        if not due:
+            return
         self._pending = [p for p in self._pending if p.due_ms > until_ms]
         for pending in sorted(due, key=lambda p: p.key_ms):
             self._weight(pending, outputs)
@@ -395,7 +384,6 @@ class FusionEngine:
         t = (pending.t0 + pending.t1) // 2
         scores = self._people_scores(weight.shelf, (weight.lane,), t, reaches[:2])
         for reach in reaches:
-            reach.matched = True
             if reach.session is not None and reach.session in self.sessions:
                 self.sessions[reach.session].holds.pop(reach.ref, None)
         if not scores:
@@ -404,23 +392,23 @@ class FusionEngine:
         reach_ref = reaches[0].ref if reaches else None
         delta = weight.delta_mg
         self._expire_resting(lane, pending.t1)
-        if delta < 0 and lane.resting:
-            resting = sum(r.mg for r in lane.resting)
-            if abs(delta + resting) <= self.config.release_mg:
-                lane.resting.clear()  # a resting hand lifted: nothing moved
-                return
-            if -delta > resting:
-                with_release = pick_hypotheses(
-                    -(delta + resting), weight.noise_mg, self._product(spot.sku), self._misplaced(lane)
-                )
-                plain = pick_hypotheses(-delta, weight.noise_mg, self._product(spot.sku), self._misplaced(lane))
-                if with_release and (not plain or with_release[0].score >= plain[0].score):
-                    lane.resting.clear()
-                    delta += resting
-        if delta < 0:
-            self._pick(pending, spot.sku, lane, -delta, scores, reaches, reach_ref, outputs)
-        else:
+        if delta >= 0:
             self._put(pending, spot.sku, lane, delta, scores, reach_ref, outputs)
+            return
+        resting = sum(r.mg for r in lane.resting)
+        if resting and abs(delta + resting) <= self.config.release_mg:
+            lane.resting.clear()  # a resting hand lifted: nothing moved
+            return
+        planogram, misplaced = self._product(spot.sku), self._misplaced(lane)
+        hypotheses = pick_hypotheses(-delta, weight.noise_mg, planogram, misplaced)
+        if resting and -delta > resting:
+            # the hand that rested lifted with the item: the change less what it had added
+            with_release = pick_hypotheses(-(delta + resting), weight.noise_mg, planogram, misplaced)
+            if with_release[0].score >= hypotheses[0].score:
+                lane.resting.clear()
+                delta += resting
+                hypotheses = with_release
+        self._pick(pending, spot.sku, lane, -delta, hypotheses, scores, reaches, reach_ref, outputs)
 
     def _product(self, sku: str) -> Product:
         return self.layout.catalogue[sku]
@@ -444,13 +432,14 @@ class FusionEngine:
         lane_sku: str,
         lane: _Lane,
         taken_mg: int,
+        hypotheses: list[Hypothesis],
         scores: dict[str, float],
         reaches: list[_Reach],
         reach_ref: EventRef | None,
         outputs: list[FusionOutput],
     ) -> None:
+        """Book the likeliest reading of `taken_mg` off the lane (`hypotheses`, best first)."""
         weight = pending.weight
-        hypotheses = pick_hypotheses(taken_mg, weight.noise_mg, self._product(lane_sku), self._misplaced(lane))
         best = hypotheses[0]
         product_p = best.score / sum(h.score for h in hypotheses) if best.score > 0 else 0.0
         # take what the hypothesis says came off the top of the misplaced stack
@@ -583,8 +572,7 @@ class FusionEngine:
                 continue
             if any(p.key_ms <= closed for p in self._pending):
                 continue
-            waiting = {ref: until for ref, until in session.holds.items() if until > watermark}
-            if waiting:
+            if any(until > watermark for until in session.holds.values()):
                 continue
             for ref in session.holds:
                 self._flag(
