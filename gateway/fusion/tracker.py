@@ -34,6 +34,10 @@ class TrackerConfig:
     relink_slack_mm: float = 900.0
     velocity_gain: float = 0.35
 
+    def walkable(self, distance_mm: float, gap_ms: int) -> bool:
+        """Whether a shopper lost for gap_ms may have got distance_mm away meanwhile."""
+        return distance_mm <= self.relink_slack_mm + self.walk_mm_per_s * gap_ms / 1000
+
 
 @dataclass(slots=True)
 class Track:
@@ -49,6 +53,12 @@ class Track:
     times: list[int] = field(default_factory=list)
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, track_id: int, t_ms: int, x: float, y: float) -> "Track":
+        track = cls(track_id, t_ms, x, y, born_ms=t_ms)
+        track._record(t_ms)
+        return track
 
     def predict(self, t_ms: int) -> Point:
         dt = min(max(t_ms - self.t_ms, 0), 1_000)  # beyond a second, velocity says little
@@ -89,6 +99,16 @@ class Track:
         self.x, self.y = x, y
         self.hits += 1
         self._record(t_ms)
+
+    def absorb(self, found: "Track") -> None:
+        """Take over `found`'s path after this one's end, and its present state."""
+        for t, x, y in zip(found.times, found.xs, found.ys, strict=True):
+            if not self.times or t > self.times[-1]:
+                self.times.append(t)
+                self.xs.append(x)
+                self.ys.append(y)
+        self.t_ms, self.x, self.y, self.vx, self.vy = found.t_ms, found.x, found.y, found.vx, found.vy
+        self.hits += found.hits
 
 
 @dataclass
@@ -141,21 +161,12 @@ class Tracker:
                     continue
                 gap = max(other.born_ms - lost.t_ms, 0)
                 d = math.hypot(other.xs[0] - lost.x, other.ys[0] - lost.y)  # where it was first seen
-                if d <= config.relink_slack_mm + config.walk_mm_per_s * gap / 1000 and d < best_d:
+                if config.walkable(d, gap) and d < best_d:
                     best, best_d = other, d
             if best is not None:
-                self._merge(lost, best)
+                lost.absorb(best)
+                del self.tracks[best.id]
                 return  # the dict changed; the next frame adopts the next one
-
-    def _merge(self, lost: Track, found: Track) -> None:
-        for t, x, y in zip(found.times, found.xs, found.ys, strict=True):
-            if not lost.times or t > lost.times[-1]:
-                lost.times.append(t)
-                lost.xs.append(x)
-                lost.ys.append(y)
-        lost.t_ms, lost.x, lost.y, lost.vx, lost.vy = found.t_ms, found.x, found.y, found.vx, found.vy
-        lost.hits += found.hits
-        del self.tracks[found.id]
 
     def bind_near(self, t_ms: int, x: float, y: float, within_mm: float) -> Track:
         """Bind the unbound track nearest (x, y) at t_ms to a shopper; when none is near, a
@@ -188,8 +199,7 @@ class Tracker:
         return self._new(t_ms, x, y)
 
     def _new(self, t_ms: int, x: float, y: float) -> Track:
-        track = Track(self._next_id, t_ms, x, y, born_ms=t_ms)
-        track._record(t_ms)
+        track = Track.start(self._next_id, t_ms, x, y)
         self.tracks[track.id] = track
         self._next_id += 1
         return track
@@ -206,7 +216,7 @@ class Tracker:
             if gap < 400:
                 continue  # seen just now: this detection is someone else
             d = math.hypot(track.x - x, track.y - y)
-            if d <= config.relink_slack_mm + config.walk_mm_per_s * gap / 1000 and d < best_d:
+            if config.walkable(d, gap) and d < best_d:
                 best, best_d = track, d
         return best
 
