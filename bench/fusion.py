@@ -35,11 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import msgspec  # noqa: E402
-
 from bench._scoring import percentile  # noqa: E402
 from gateway.fusion.replay import replay  # noqa: E402
 from gateway.layout import SMALL_STORE, load_layout  # noqa: E402
+from hw.sim.world.stream import encode_lines  # noqa: E402
 from hw.sim.world.suites import Suite, build_world  # noqa: E402
 
 FIXED_SEEDS = {"single": 11, "hard": 12}
@@ -67,8 +66,7 @@ def run(suite: Suite, sessions: int, seed: int) -> Run:
     layout = load_layout(SMALL_STORE)
     built = time.perf_counter()
     world = build_world(layout, suite, sessions, seed)
-    encoder = msgspec.json.Encoder()
-    lines = [encoder.encode({"topic": line.topic, "msg": line.msg, "recv_ms": line.recv_ms}) for line in world.lines]
+    lines = encode_lines(world.lines)
     built = time.perf_counter() - built
     cpu = time.process_time()
     _, receipts = replay(layout, lines)

@@ -18,6 +18,7 @@ from gateway.layout import SMALL_STORE, load_layout
 from gateway.registry import load_registry
 from gateway.verify import Verifier
 from hw.sim.site import build_site
+from hw.sim.world.stream import encode_lines
 from hw.sim.world.suites import build_world
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,11 +133,7 @@ def test_stats_and_devices_show_counts_rejects_and_state(tmp_path: Path) -> None
 def test_replay_prints_the_receipts_of_replay_lines(tmp_path: Path) -> None:
     world = build_world(load_layout(SMALL_STORE), "single", 3, 5)
     lines = tmp_path / "store.jsonl"
-    lines.write_text(
-        "".join(
-            json.dumps({"topic": line.topic, "msg": line.msg, "recv_ms": line.recv_ms}) + "\n" for line in world.lines
-        )
-    )
+    lines.write_bytes(b"\n".join(encode_lines(world.lines)) + b"\n")
     done = storegw(tmp_path / "unused.toml", "replay", "--layout", str(SMALL_STORE), str(lines))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

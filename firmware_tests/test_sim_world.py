@@ -14,22 +14,17 @@ from gateway.fusion.replay import replay
 from gateway.layout import SMALL_STORE, load_layout
 from hw.sim.world.plan import Behaviour, Planner
 from hw.sim.world.sensors import Emitted
-from hw.sim.world.stream import WILL_AFTER_MS, Network, deliver
+from hw.sim.world.stream import WILL_AFTER_MS, Network, deliver, encode_lines
 from hw.sim.world.suites import build_world
 
 LAYOUT = load_layout(SMALL_STORE)
 
 
-def encoded(lines: list) -> list[bytes]:  # type: ignore[type-arg]
-    encoder = msgspec.json.Encoder()
-    return [encoder.encode({"topic": line.topic, "msg": line.msg, "recv_ms": line.recv_ms}) for line in lines]
-
-
 def test_a_world_is_deterministic_in_its_seed() -> None:
     first, second = build_world(LAYOUT, "hard", 12, 7), build_world(LAYOUT, "hard", 12, 7)
-    assert encoded(first.lines) == encoded(second.lines)
+    assert encode_lines(first.lines) == encode_lines(second.lines)
     assert first.truth == second.truth
-    assert encoded(build_world(LAYOUT, "hard", 12, 8).lines) != encoded(first.lines)
+    assert encode_lines(build_world(LAYOUT, "hard", 12, 8).lines) != encode_lines(first.lines)
 
 
 def test_device_messages_are_valid_and_in_receive_order() -> None:
@@ -87,7 +82,7 @@ def test_the_engine_gets_a_single_shopper_run_right() -> None:
     """The fusion benchmark holds the accuracy figure; here, a short run must come out
     nearly all right (apples, 180 g give or take 25 g, make the odd count ambiguous)."""
     world = build_world(LAYOUT, "single", 40, 21)
-    _, receipts = replay(LAYOUT, encoded(world.lines))
+    _, receipts = replay(LAYOUT, encode_lines(world.lines))
     got = {r.session: tuple(r.lines) for r in receipts}
     exact = sum(got.get(session) == truth.lines for session, truth in world.truth.items())
     assert exact >= 36

@@ -6,7 +6,7 @@ one session). Each person walks from the gate to shelf lanes and back, around th
 and at each lane reaches in: to pick one or several items, to put back something picked
 earlier (to its own lane, or a wrong one), to rest a hand on the shelf, or just to look.
 Standing places at a shelf are booked, so two people never stand in one spot: the second
-stands aside and reaches across, as people do.
+stands aside, nearer their lane than the first stands, or waits their turn.
 
 Which item a hand actually takes is settled later in time order (`hw.sim.world.store`),
 because a misplaced item on top of a lane is there only once somebody put it there.
@@ -16,6 +16,7 @@ import bisect
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -29,10 +30,10 @@ WALK_BEHIND_MM = 600  # people walk this far behind those standing at a shelf
 NEARER_MM = 200.0  # someone reaching past a neighbour stands this much nearer the lane than they do
 KEEP_RIGHT_MM = 250.0  # each walking direction keeps this far to its side of a walking line
 GATE_GAP_MS = 1_800  # the turnstile lets one person through at a time
-PERSONAL_MM = 550.0
+PERSONAL_MM = 550.0  # walkers keep at least this far from other shoppers
 TOO_CLOSE_MM = 450.0  # a visit that would bring two shoppers closer than this is planned again, later
-REPLANS = 12  # walkers keep at least this far from other shoppers
-SPACE_MS = 200
+REPLANS = 12
+SPACE_MS = 200  # the step at which planned people's places are kept and checked
 
 
 @dataclass(slots=True)
@@ -67,17 +68,15 @@ class Person:
         path = self.path
         if t_ms < path[0][0] or t_ms > path[-1][0]:
             return None
-        lo, hi = 0, len(path) - 1
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if path[mid][0] <= t_ms:
-                lo = mid
-            else:
-                hi = mid
-        t0, x0, y0 = path[lo]
+        hi = max(1, min(len(path) - 1, bisect.bisect_right(path, t_ms, key=_time)))
+        t0, x0, y0 = path[hi - 1]
         t1, x1, y1 = path[hi]
         share = (t_ms - t0) / (t1 - t0) if t1 > t0 else 0.0
         return x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
+
+
+def _time(keyframe: Keyframe) -> int:
+    return keyframe[0]
 
 
 @dataclass(slots=True)
@@ -100,7 +99,6 @@ class Behaviour:
     rest: float = 0.0  # a hand rests on the shelf before lifting (maybe with an item)
     look: float = 0.05  # a reach that takes nothing
     pair: float = 0.0  # the visit is two people on one account
-    crowd: float = 0.0  # a stop is made together with other shoppers at one shelf
     same_weight: float = 0.0  # a stop goes to a lane of the same-weight pair
     speed_mm_s: tuple[int, int] = (800, 1_400)
 
@@ -172,7 +170,7 @@ class Planner:
     ) -> Visit:
         """One visit starting at start_ms (the first credential shown). `crowd_at` makes the
         first stop that lane at that time, whoever else is there. The session is named as
-        the gateway names it: after the first person's grant."""
+        the gateway names it: after the grant of whoever passes the gate first."""
         rng = self.rng
         count = people if people is not None else (2 if rng.random() < behaviour.pair else 1)
         wanted = [stops if stops is not None and n == 0 else self._stops(behaviour) for n in range(count)]
@@ -209,13 +207,9 @@ class Planner:
 
     def _too_close(self, person: Person) -> bool:
         """Whether the person would come within TOO_CLOSE_MM of someone of another session."""
-        start, end = person.path[0][0], person.path[-1][0]
-        for t in range(start - start % SPACE_MS + SPACE_MS, end + 1, SPACE_MS):
-            where = person.at(t)
-            if where is None:
-                continue
+        for t, (px, py) in _places(person):
             for x, y, other in self._space.get(t, ()):
-                if other != person.session and math.hypot(x - where[0], y - where[1]) < TOO_CLOSE_MM:
+                if other != person.session and math.hypot(x - px, y - py) < TOO_CLOSE_MM:
                     return True
         return False
 
@@ -260,12 +254,8 @@ class Planner:
         person = Person(self._person, session, "qr" if rng.random() < 0.5 else "palm", shown, entered, 0, path)
         t = leg[0]
         picks: list[int] = []
-        first = True
-        for spot in stops:
-            at_time = crowd_at[1] if first and crowd_at is not None else None
-            if first and crowd_at is not None:
-                spot = crowd_at[0]
-            first = False
+        for n, wanted in enumerate(stops):
+            spot, at_time = crowd_at if n == 0 and crowd_at is not None else (wanted, None)
             t = self._stop(person, spot, t, speed, behaviour, picks, at_time)
         # put-backs of earlier picks, to their own lane or a wrong one
         for index in list(picks):
@@ -295,7 +285,6 @@ class Planner:
             if i == len(self._gate) or self._gate[i] >= t + GATE_GAP_MS:
                 return t
             t += 300
-        return t
 
     def _walk(self, person: Person, t: int, to: tuple[float, float], speed: float) -> int:
         """Walk from the path's end to `to` along the route; the arrival time. Someone about
@@ -332,11 +321,8 @@ class Planner:
 
     def _occupy(self, person: Person) -> None:
         """Register where a planned person is, for those planned after to keep clear of."""
-        start, end = person.path[0][0], person.path[-1][0]
-        for t in range(start - start % SPACE_MS + SPACE_MS, end + 1, SPACE_MS):
-            where = person.at(t)
-            if where is not None:
-                self._space.setdefault(t, []).append((where[0], where[1], person.session))
+        for t, (x, y) in _places(person):
+            self._space.setdefault(t, []).append((x, y, person.session))
 
     def _route(self, start: tuple[float, float], end: tuple[float, float]) -> list[tuple[float, float]]:
         """Waypoints from start to end: off a shelf front to the aisle's walking line first (so
@@ -494,3 +480,12 @@ class Planner:
         t = t1 + rng.randint(300, 800)
         person.path.append((t, stand_x, stand_y))
         return t
+
+
+def _places(person: Person) -> Iterator[tuple[int, tuple[float, float]]]:
+    """Where the person is at every SPACE_MS step of their visit."""
+    start, end = person.path[0][0], person.path[-1][0]
+    for t in range(start - start % SPACE_MS + SPACE_MS, end + 1, SPACE_MS):
+        where = person.at(t)
+        if where is not None:
+            yield t, where

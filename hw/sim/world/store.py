@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from gateway.layout import StoreLayout
-from hw.sim.world.plan import Person, Reach, Visit
+from hw.sim.world.plan import Reach, Visit
 
 Item = tuple[str, int]  # sku, weight_mg
 TAKES_MISPLACED = 0.5  # how often a hand takes a misplaced item lying on top of a lane
@@ -156,13 +156,3 @@ def _merged(changes: list[LaneChange]) -> list[LaneChange]:
         else:
             spans.append(LaneChange(change.shelf, change.lane, change.t0, change.t1, change.delta_mg, change.sessions))
     return sorted((c for spans in by_lane.values() for c in spans if c.delta_mg != 0), key=lambda c: c.t0)
-
-
-def person_at(people: list[Person], t_ms: int) -> list[tuple[Person, float, float]]:
-    """Everyone inside the store at t_ms, with where they stand."""
-    found = []
-    for person in people:
-        where = person.at(t_ms)
-        if where is not None:
-            found.append((person, where[0], where[1]))
-    return found

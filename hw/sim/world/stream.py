@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from edge.protocol.topics import event_topic, state_topic, upstream_in_topic
 from hw.sim.world.sensors import Emitted
 
@@ -25,6 +27,14 @@ class Line:
     topic: str
     msg: dict[str, Any]
     recv_ms: int
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_lines(lines: list[Line]) -> list[bytes]:
+    """The replay contract's JSON lines, as `storegw replay` reads them."""
+    return [_encoder.encode({"topic": line.topic, "msg": line.msg, "recv_ms": line.recv_ms}) for line in lines]
 
 
 @dataclass(frozen=True, slots=True)

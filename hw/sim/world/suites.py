@@ -106,7 +106,7 @@ def assemble(
                 outages.append((shelf.shelf, at, at + 30_000))
                 at += rng.randint(900_000, 2_400_000)
         model = dataclasses.replace(model, frame_drops=drops)
-        network = Network(network.skew_ms, network.jitter_ms, network.transit_ms, outages)
+        network = dataclasses.replace(network, outages=outages)
     emitted = emit_all(layout, visits, resolved, model, rng, start, end)
     lines = deliver(layout.store, emitted, network, rng)
     return World(layout, visits, lines, resolved.receipts, start, end, model)
