@@ -27,12 +27,12 @@ from pathlib import Path
 
 import msgspec
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, read_password, resolve
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import Deny, Open
+from edge.protocol.session import persistent_client
 from edge.protocol.status import Availability, GatewayStatus
 from edge.protocol.topics import (
     gateway_prefix,
@@ -104,20 +104,10 @@ class Gateway:
         self._connection = 0
         self._stop = threading.Event()
         self._prefix = gateway_prefix(config.store)
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=config.id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        self._client.enable_logger(logging.getLogger("paho"))
-        if password is not None:
-            self._client.username_pw_set(config.id, password)
+        self._client = persistent_client(config.id, config.broker, password)
         self._client.will_set(
             gateway_state_topic(self.config.store), self._state_payload("offline"), qos=1, retain=True
         )
-        self._client.reconnect_delay_set(config.broker.reconnect_min_s, config.broker.reconnect_max_s)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._arrived

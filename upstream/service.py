@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Final, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import read_password, resolve
@@ -32,6 +31,7 @@ from edge.protocol.messages import Decision, Palm, decode_message, encode_messag
 from edge.protocol.palm_template import PalmTemplate
 from edge.protocol.qr_token import QrRefused, verify
 from edge.protocol.sealed import PalmPayload, SealError, unseal
+from edge.protocol.session import persistent_client
 from edge.protocol.topics import Kind, parse_topic, upstream_in_topic
 from edge.runtime.bootstate import BootStateFile
 from upstream.config import UpstreamConfig
@@ -168,18 +168,7 @@ class UpstreamService:
         config = upstream.config
         self.upstream = upstream
         self._stop = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=config.id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        self._client.enable_logger(logging.getLogger("paho"))
-        password = read_password(base, config.broker.password_file)
-        if password is not None:
-            self._client.username_pw_set(config.id, password)
-        self._client.reconnect_delay_set(config.broker.reconnect_min_s, config.broker.reconnect_max_s)
+        self._client = persistent_client(config.id, config.broker, read_password(base, config.broker.password_file))
         self._client.on_connect = self._connected
         self._client.on_message = self._arrived
         self._purger = threading.Thread(target=self._purge_daily, name="purge", daemon=True)
