@@ -55,3 +55,37 @@ def test_binding_with_nobody_seen_places_the_shopper_at_the_gate() -> None:
     assert list(tracker.tracks) == [ann.id] and math.dist((ann.x, ann.y), (700, 1200)) < 60
     tracker.release(ann.id)
     assert tracker.tracks == {}
+
+
+def test_two_shoppers_lost_together_are_each_found_where_they_were() -> None:
+    tracker = Tracker()
+    walk(tracker, {"ann": ((2500, 3300), (2500, 3300)), "bob": ((3200, 3300), (3200, 3300))}, 0, 600)
+    ann = tracker.bind_near(600, 2500, 3300, 300)
+    bob = tracker.bind_near(600, 3200, 3300, 300)
+    for t in range(800, 2800, 200):
+        tracker.frame(t, [])  # the camera drops its frames for 2 s while both walk off
+    # bob's new track is confirmed first; it still must not become ann
+    walk(tracker, {"bob": ((3200, 2500), (3300, 2500))}, 2800, 3200)
+    walk(tracker, {"ann": ((2500, 2900), (2400, 2950)), "bob": ((3400, 2500), (3500, 2500))}, 3400, 4400)
+    assert math.dist((ann.x, ann.y), (2400, 2950)) < 80
+    assert math.dist((bob.x, bob.y), (3500, 2500)) < 80
+
+
+def test_a_stray_track_beside_a_shoppers_path_does_not_take_their_sightings() -> None:
+    tracker = Tracker()
+    walk(tracker, {"ann": ((1700, 1900), (1700, 1900))}, 0, 800)  # standing at a shelf
+    ann = tracker.bind_near(800, 1700, 1900, 300)
+    tracker.frame(900, [(1700, 1900, 900), (1700, 2350, 600)])  # a false detection behind her
+    tracker.frame(1000, [(1700, 2150, 900)])  # she turns and walks off, nearer the stray than her last place
+    assert (ann.t_ms, ann.y) == (1000, 2150)
+    walk(tracker, {"ann": ((1700, 2300), (1700, 2900))}, 1200, 2400)
+    assert math.dist((ann.x, ann.y), (1700, 2900)) < 60
+
+
+def test_a_shopper_inside_never_follows_someone_still_outside_the_gate() -> None:
+    tracker = Tracker(outside=((-800, -1e9, 2200, 150),))
+    ann = tracker.bind_near(0, 700, 150, 1500)  # the cameras missed her coming in
+    walk(tracker, {"bob": ((700, -100), (700, 100))}, 200, 800)  # the next one, still outside
+    assert (ann.x, ann.y) == (700, 150)
+    walk(tracker, {"bob": ((700, 100), (700, 100)), "ann": ((500, 900), (400, 1100))}, 1000, 2400)
+    assert math.dist((ann.x, ann.y), (400, 1100)) < 60

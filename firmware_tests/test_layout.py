@@ -46,6 +46,12 @@ def test_the_small_store_loads_with_its_planogram() -> None:
     assert watched == set(layout.shelf_by_id)
 
 
+def test_beyond_a_gate_is_the_band_between_it_and_its_wall() -> None:
+    layout = load_layout(SMALL_STORE)
+    ((x0, y0, x1, y1),) = layout.outside  # gate-01 stands 150 mm in from the y = 0 wall
+    assert (x0, x1, y1) == (700 - 1500, 700 + 1500, 150) and y0 < -1e6
+
+
 def test_lanes_stand_in_front_of_their_share_of_the_shelf() -> None:
     layout = parse_layout(GOOD)
     first, second = layout.lane_spots[("shelf-01", 0)], layout.lane_spots[("shelf-01", 1)]

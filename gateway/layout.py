@@ -10,7 +10,7 @@ with one id, a camera watching a shelf that does not exist are errors naming the
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 from msgspec import Meta
@@ -54,6 +54,11 @@ class Gate(Section, frozen=True):
     y_mm: Mm
 
 
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1
+BEYOND_MM: Final = 1e9
+GATE_SIDE_MM: Final = 1_500.0  # how far along the wall on either side of a gate its way out reaches
+
+
 class Camera(Section, frozen=True):
     """A camera node: the shelves whose lanes it watches and the floor rectangle in which it
     reports people, [x0, y0, x1, y1] in store millimetres."""
@@ -82,6 +87,28 @@ class StoreLayout(Section, frozen=True, dict=True):
     @cached_property
     def gate_by_id(self) -> dict[str, Gate]:
         return {gate.gate: gate for gate in self.gates}
+
+    @cached_property
+    def outside(self) -> tuple[Rect, ...]:
+        """Per gate, the floor between the gate and the wall it stands by, and all beyond it:
+        whoever is seen there has not come in yet, or has left."""
+        width, depth = self.floor
+        rects: list[Rect] = []
+        for gate in self.gates:
+            x, y = gate.x_mm, gate.y_mm
+            walls = {"x0": x, "x1": width - x, "y0": y, "y1": depth - y}
+            wall = min(walls, key=walls.__getitem__)
+            along_x = (x - GATE_SIDE_MM, x + GATE_SIDE_MM)
+            along_y = (y - GATE_SIDE_MM, y + GATE_SIDE_MM)
+            rects.append(
+                {
+                    "x0": (-BEYOND_MM, along_y[0], x, along_y[1]),
+                    "x1": (x, along_y[0], BEYOND_MM, along_y[1]),
+                    "y0": (along_x[0], -BEYOND_MM, along_x[1], y),
+                    "y1": (along_x[0], y, along_x[1], BEYOND_MM),
+                }[wall]
+            )
+        return tuple(rects)
 
     @cached_property
     def lane_spots(self) -> dict[tuple[str, int], "LaneSpot"]:

@@ -142,7 +142,7 @@ class FusionEngine:
     def __init__(self, layout: StoreLayout, config: FusionConfig | None = None) -> None:
         self.layout = layout
         self.config = config or FusionConfig()
-        self.tracker = Tracker(self.config.tracker)
+        self.tracker = Tracker(self.config.tracker, layout.outside)
         self.stats = FusionStats()
         self.sessions: dict[str, _Session] = {}
         self.lanes: dict[tuple[str, int], _Lane] = {key: _Lane() for key in layout.lane_spots}

@@ -18,10 +18,13 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Final
 
+from gateway.layout import Rect
+
 Point = tuple[float, float]
 
 HISTORY_MS: Final = 180_000  # how far back a track's path is kept for late events
 ADOPT_AFTER_MS: Final = 800  # a bound track unseen this long looks for itself among new tracks
+RELINK_AFTER_MS: Final = 400  # unseen this long, a bound track may be anyone's new track's past
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class Track:
 @dataclass
 class Tracker:
     config: TrackerConfig = field(default_factory=TrackerConfig)
+    outside: tuple[Rect, ...] = ()  # beyond the gates: no shopper inside is ever seen there
     tracks: dict[int, Track] = field(default_factory=dict)
     _next_id: int = 1
 
@@ -124,49 +128,82 @@ class Tracker:
         if not people:
             return
         gate2 = config.gate_mm * config.gate_mm
-        pairs: list[tuple[float, int, int]] = []
-        predicted = [(track, *track.predict(t_ms)) for track in self.tracks.values()]
-        for d, (px, py, _) in enumerate(people):
-            for track, tx, ty in predicted:
-                dist2 = (px - tx) ** 2 + (py - ty) ** 2
-                if dist2 <= gate2:
-                    pairs.append((dist2, d, track.id))
-        pairs.sort()
         taken_d: set[int] = set()
-        taken_t: set[int] = set()
-        for _, d, track_id in pairs:
-            if d in taken_d or track_id in taken_t:
-                continue
-            taken_d.add(d)
-            taken_t.add(track_id)
-            px, py, _ = people[d]
-            self.tracks[track_id].update(t_ms, px, py, config.velocity_gain)
+        out = [d for d, (px, py, _) in enumerate(people) if _within(self.outside, px, py)]
+        for tier in self._tiers(t_ms):
+            pairs: list[tuple[float, int, int]] = []
+            for track in tier:
+                tx, ty = track.predict(t_ms)
+                for d, (px, py, _) in enumerate(people):
+                    if d in taken_d or (track.bound and d in out):
+                        continue  # someone outside is not a shopper inside, whoever is nearest
+                    dist2 = (px - tx) ** 2 + (py - ty) ** 2
+                    if dist2 <= gate2:
+                        pairs.append((dist2, d, track.id))
+            pairs.sort()
+            taken_t: set[int] = set()
+            for _, d, track_id in pairs:
+                if d in taken_d or track_id in taken_t:
+                    continue
+                taken_d.add(d)
+                taken_t.add(track_id)
+                px, py, _ = people[d]
+                self.tracks[track_id].update(t_ms, px, py, config.velocity_gain)
         for d, (px, py, _) in enumerate(people):
             if d not in taken_d:
-                self._start(t_ms, px, py)
+                self._new(t_ms, px, py)
         self._adopt(t_ms)
 
-    def _adopt(self, t_ms: int) -> None:
-        """A bound track lost for a while takes over an unbound track that started after it
-        was last seen, within walking distance: the same shopper, found again (the cameras
-        may have followed someone else with the bound track for a moment before)."""
+    def _tiers(self, t_ms: int) -> list[list[Track]]:
+        """Tracks in the order they choose detections: shoppers followed until just now first,
+        then other people and shoppers the cameras have lost, then tentative tracks. A false
+        detection's tentative track next to a shopper's path must not take their sightings."""
         config = self.config
-        for lost in self.tracks.values():
-            if not lost.bound or t_ms - lost.t_ms < ADOPT_AFTER_MS:
-                continue
-            best: Track | None = None
-            best_d = math.inf
-            for other in self.tracks.values():
-                if other.bound or other.born_ms < lost.t_ms - 1_000 or other.hits < config.confirm_hits:
+        tiers: list[list[Track]] = [[], [], []]
+        for track in self.tracks.values():
+            if track.bound and t_ms - track.t_ms < 1_000:
+                tiers[0].append(track)
+            elif track.bound or track.hits >= config.confirm_hits:
+                tiers[1].append(track)
+            else:
+                tiers[2].append(track)
+        return tiers
+
+    def _adopt(self, t_ms: int) -> None:
+        """Bound tracks lost for a while take over unbound tracks that started after they
+        were last seen, within walking distance: the same shoppers, found again. Pairs are
+        taken nearest first over all lost tracks at once, so that when the cameras lose two
+        shoppers together (a frame drop) each is found where they were, not where whoever
+        happened to be confirmed first is."""
+        config = self.config
+        lost = [track for track in self.tracks.values() if track.bound and t_ms - track.t_ms >= RELINK_AFTER_MS]
+        if not lost:
+            return
+        found = [
+            track
+            for track in self.tracks.values()
+            if not track.bound
+            and track.hits >= config.confirm_hits
+            and not _within(self.outside, track.xs[0], track.ys[0])  # someone coming in, for their own passage
+            and not _within(self.outside, track.x, track.y)
+        ]
+        pairs: list[tuple[float, int, int]] = []
+        for old in lost:
+            for new in found:
+                if new.born_ms < old.t_ms - 1_000:
                     continue
-                gap = max(other.born_ms - lost.t_ms, 0)
-                d = math.hypot(other.xs[0] - lost.x, other.ys[0] - lost.y)  # where it was first seen
-                if config.walkable(d, gap) and d < best_d:
-                    best, best_d = other, d
-            if best is not None:
-                lost.absorb(best)
-                del self.tracks[best.id]
-                return  # the dict changed; the next frame adopts the next one
+                d = math.hypot(new.xs[0] - old.x, new.ys[0] - old.y)  # where it was first seen
+                if config.walkable(d, max(new.born_ms - old.t_ms, 0)):
+                    pairs.append((d, old.id, new.id))
+        pairs.sort()
+        taken: set[int] = set()
+        for _, old_id, new_id in pairs:
+            if old_id in taken or new_id in taken:
+                continue
+            taken.update((old_id, new_id))
+            old = self.tracks[old_id]
+            if t_ms - old.t_ms >= ADOPT_AFTER_MS:
+                old.absorb(self.tracks.pop(new_id))
 
     def bind_near(self, t_ms: int, x: float, y: float, within_mm: float) -> Track:
         """Bind the unbound track nearest (x, y) at t_ms to a shopper; when none is near, a
@@ -190,35 +227,11 @@ class Tracker:
         """The shopper left the store: their track ends, so that nobody coming in takes it."""
         self.tracks.pop(track_id, None)
 
-    def _start(self, t_ms: int, x: float, y: float) -> Track:
-        relinked = self._relink(t_ms, x, y)
-        if relinked is not None:
-            relinked.update(t_ms, x, y, 0.0)
-            relinked.vx = relinked.vy = 0.0
-            return relinked
-        return self._new(t_ms, x, y)
-
     def _new(self, t_ms: int, x: float, y: float) -> Track:
         track = Track.start(self._next_id, t_ms, x, y)
         self.tracks[track.id] = track
         self._next_id += 1
         return track
-
-    def _relink(self, t_ms: int, x: float, y: float) -> Track | None:
-        """A bound track the cameras lost, within walking distance of (x, y)."""
-        config = self.config
-        best: Track | None = None
-        best_d = math.inf
-        for track in self.tracks.values():
-            if not track.bound:
-                continue
-            gap = t_ms - track.t_ms
-            if gap < 400:
-                continue  # seen just now: this detection is someone else
-            d = math.hypot(track.x - x, track.y - y)
-            if config.walkable(d, gap) and d < best_d:
-                best, best_d = track, d
-        return best
 
     def _prune(self, t_ms: int) -> None:
         config = self.config
@@ -233,3 +246,7 @@ class Tracker:
         ]
         for track_id in stale:
             del self.tracks[track_id]
+
+
+def _within(rects: tuple[Rect, ...], x: float, y: float) -> bool:
+    return any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in rects)

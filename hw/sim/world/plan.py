@@ -131,7 +131,7 @@ class Planner:
         self.layout = layout
         self.rng = rng
         self.bookings = Bookings()
-        self._space: dict[int, list[tuple[float, float, str]]] = {}  # time: who stands where
+        self._space: dict[int, list[tuple[float, float, int]]] = {}  # time: where each person is
         self._gate: list[int] = []  # when people pass the gate, sorted
         self.gate = layout.gates[0]
         self._person = 0
@@ -184,13 +184,19 @@ class Planner:
             )
             session = f"s-r{self._person + 1}"
             members: list[Person] = []
+            clear = True
             for n in range(count):
                 shown = start_ms + n * rng.randint(2_500, 4_500)
-                members.append(self._person_plan(session, shown, behaviour, wanted[n], crowd_at if n == 0 else None))
+                person = self._person_plan(session, n, shown, behaviour, wanted[n], crowd_at if n == 0 else None)
+                clear = clear and not self._too_close(person)
+                members.append(person)
+                self._occupy(person)  # a companion keeps a body's width away too
             together = max(p.entered_ms for p in members) < min(p.left_ms for p in members)
-            if attempt == REPLANS - 1 or (together and not any(self._too_close(person) for person in members)):
+            if attempt == REPLANS - 1 or (together and clear):
                 break
             # someone would walk into somebody: the same visit a little later
+            for person in members:
+                self._vacate(person)
             self.bookings.spans, self._person = saved[0], saved[2]
             self._gate = saved[1]
             start_ms += 2_500 * (attempt + 1)  # a busy store: wait outside, longer each time
@@ -202,14 +208,13 @@ class Planner:
             person.session = session
             for reach in person.reaches:
                 reach.session = session
-            self._occupy(person)
         return Visit(session, account, members)
 
     def _too_close(self, person: Person) -> bool:
-        """Whether the person would come within TOO_CLOSE_MM of someone of another session."""
+        """Whether the person would come within TOO_CLOSE_MM of someone planned before."""
         for t, (px, py) in _places(person):
             for x, y, other in self._space.get(t, ()):
-                if other != person.session and math.hypot(x - px, y - py) < TOO_CLOSE_MM:
+                if other != person.id and math.hypot(x - px, y - py) < TOO_CLOSE_MM:
                     return True
         return False
 
@@ -229,6 +234,7 @@ class Planner:
     def _person_plan(
         self,
         session: str,
+        member: int,
         shown: int,
         behaviour: Behaviour,
         stops: list[LaneSpot],
@@ -239,13 +245,14 @@ class Planner:
         speed = rng.uniform(*behaviour.speed_mm_s) / 1000  # mm per ms
         gate = self.gate
         outside = (gate.x_mm + rng.uniform(-80, 80), gate.y_mm - 400.0)
-        inside = (gate.x_mm - 300 + rng.uniform(-80, 80), gate.y_mm + 600.0)  # aside of the way out
+        # aside of the way out, companions side by side
+        inside = (gate.x_mm - 300 + rng.uniform(-80, 80), gate.y_mm + 600.0 + 600 * member)
         here = (float(gate.x_mm), float(gate.y_mm))
         entered = self._gate_slot(shown + rng.randint(900, 1_600))
         for _ in range(40):
             # wait outside until the way in is clear: nobody stands about in the gate
             leg = (entered + max(1, int(math.dist(here, inside) / speed)), *inside)
-            if not self._crowded(session, [(entered - 600, *here), (entered, *here), leg]):
+            if not self._crowded(self._person, [(entered - 600, *here), (entered, *here), leg]):
                 break
             entered = self._gate_slot(entered + 1_000)
         shown = entered - rng.randint(900, 1_600)
@@ -299,7 +306,7 @@ class Planner:
                 at += max(1, int(math.dist(here, waypoint) / speed))
                 legs.append((at, *waypoint))
                 here = waypoint
-            if not self._crowded(person.session, [(t, x, y), (t + delay, x, y), *legs]):
+            if not self._crowded(person.id, [(t, x, y), (t + delay, x, y), *legs]):
                 break
             delay += 600
         if delay:
@@ -307,22 +314,26 @@ class Planner:
         path.extend(legs)
         return legs[-1][0] if legs else t
 
-    def _crowded(self, session: str, legs: list[Keyframe]) -> bool:
-        """Whether walking `legs` comes within PERSONAL_MM of someone of another session."""
+    def _crowded(self, person_id: int, legs: list[Keyframe]) -> bool:
+        """Whether walking `legs` comes within PERSONAL_MM of someone else planned."""
         space = self._space
         for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(legs):
             for t in range(t0 - t0 % SPACE_MS + SPACE_MS, t1 + 1, SPACE_MS):
                 share = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
                 x, y = x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
                 for ox, oy, other in space.get(t, ()):
-                    if other != session and math.hypot(ox - x, oy - y) < PERSONAL_MM:
+                    if other != person_id and math.hypot(ox - x, oy - y) < PERSONAL_MM:
                         return True
         return False
 
     def _occupy(self, person: Person) -> None:
         """Register where a planned person is, for those planned after to keep clear of."""
         for t, (x, y) in _places(person):
-            self._space.setdefault(t, []).append((x, y, person.session))
+            self._space.setdefault(t, []).append((x, y, person.id))
+
+    def _vacate(self, person: Person) -> None:
+        for t, _ in _places(person):
+            self._space[t] = [entry for entry in self._space[t] if entry[2] != person.id]
 
     def _route(self, start: tuple[float, float], end: tuple[float, float]) -> list[tuple[float, float]]:
         """Waypoints from start to end: off a shelf front to the aisle's walking line first (so
