@@ -1,5 +1,6 @@
 """upstream/service.py: entry, enrolment and deletion decided for forwarded palms, every
-decision signed; and the service on its own Mosquitto, reached as a store's bridge is."""
+decision signed; receipts kept once; and the service on its own Mosquitto, reached as a
+store's bridge is."""
 
 import secrets
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from edge.gate.palm import PalmEncoder
 from edge.protocol.clock import wall_ms
 from edge.protocol.envelope import open_envelope, seal
 from edge.protocol.keys import load_public_key, load_signing_key, public_path
-from edge.protocol.messages import Decision, Palm, decode_message, encode_message
+from edge.protocol.messages import Decision, Palm, Receipt, decode_message, encode_message
 from edge.protocol.palm_template import PalmTemplate
 from edge.protocol.sealed import PalmPayload
 from edge.protocol.sealed import seal as seal_palm
@@ -151,6 +152,23 @@ def test_anything_but_a_palm_on_out_is_dropped_unanswered(tmp_path: Path) -> Non
     assert upstream.handle(upstream_out_topic("s1", "palm"), b"\x00" * 64 + b"{not json") is None
     _, payload, _ = palm_event(home, captures(61, 0, 1))
     assert upstream.handle("store/s1/node/gate-01/event/palm", payload) is None
+
+
+def test_a_gateways_receipt_is_kept_once_per_session_and_not_answered(tmp_path: Path) -> None:
+    home, clock = home_at(tmp_path), Clock()
+    upstream = start(home, clock)
+    receipt = Receipt(
+        v=1, dev="gateway", boot=1, seq=4, ts=5_000, session="s-q1", account="acct-7",
+        lines=[("cola-can", 2), ("apple", 1)], opened_ms=1_000, closed_ms=3_000, review=True,
+    )  # fmt: skip
+    payload = seal(GATE_KEY, encode_message(receipt))
+    assert upstream.handle(upstream_out_topic("s1", "receipt"), payload) is None
+    assert upstream.handle(upstream_out_topic("s1", "receipt"), payload) is None  # redelivered
+    (kept,) = upstream.receipts.receipts("s1")
+    assert (kept.session, kept.account, kept.lines, kept.review, kept.final_ms) == (
+        "s-q1", "acct-7", [("cola-can", 2), ("apple", 1)], True, 5_000,
+    )  # fmt: skip
+    assert upstream.receipts.receipts("s2") == []
 
 
 def test_deletion_by_palm_and_purging_after_the_configured_days(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""`storegw`: run the gateway, inspect and export its journal, list devices, replay the fusion engine."""
+"""`storegw`: run the gateway, inspect and export its journal, list devices, replay the fusion
+engine, explain a receipt."""
 
 import argparse
 import logging
@@ -11,11 +12,17 @@ import msgspec
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
+from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.keys import KeyFileError
+from edge.protocol.messages import AnyMessage, decode_message
 from gateway.config import load_gateway_config
-from gateway.fusion.replay import ReplayError, replay, result_json
+from gateway.explain import explain
+from gateway.fusion.engine import FusionEngine
+from gateway.fusion.model import EventRef
+from gateway.fusion.replay import ReplayError, feed, replay, result_json
 from gateway.journal import Journal, JournalError, replay_line
 from gateway.layout import load_layout
+from gateway.live_fusion import journal_entries
 from gateway.registry import load_registry
 from gateway.service import Gateway, JournalProcessError
 
@@ -117,6 +124,30 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    """Replay the journal into the fusion engine and show one session's receipt with its evidence."""
+    config, base = load_gateway_config(args.config)
+    if config.layout is None:
+        raise ConfigError(f"{args.config} names no store layout (layout = ...): this gateway fuses no carts")
+    layout = load_layout(resolve(base, config.layout))
+    journal = _open_journal(args.config)
+    engine = FusionEngine(layout)
+    receipts = {r.session: r for r in feed(engine, journal_entries(journal))}
+    receipt, final = receipts.get(args.session), True
+    if receipt is None:
+        receipt, final = engine.receipt_so_far(args.session), False
+    if receipt is None:
+        print(f"storegw: the journal holds no session {args.session!r}", file=sys.stderr)
+        return 1
+
+    def lookup(ref: EventRef) -> AnyMessage | None:
+        payload = journal.payload_of(*ref)
+        return decode_message(payload[SIGNATURE_BYTES:]) if payload is not None else None
+
+    print("\n".join(explain(receipt, lookup, final)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storegw", description=__doc__)
     parser.add_argument("--config", type=Path, default=Path("var/site/gateway.toml"))
@@ -136,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     replaying.add_argument("input", type=Path, help="a file of replay lines, or - for standard input")
     replaying.add_argument("--layout", type=Path, required=True, help="the store layout (TOML)")
+    explaining = commands.add_parser("explain", help="a session's receipt with the events behind each line")
+    explaining.add_argument("session", help="the session id, as on the receipt (s-...)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
@@ -148,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             return _journal(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "explain":
+            return _explain(args)
         return _devices(args)
     except (ConfigError, KeyFileError) as error:
         print(f"storegw: {error}", file=sys.stderr)

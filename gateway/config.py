@@ -49,6 +49,7 @@ class GatewayConfig(Section, frozen=True):
     registry: str = "registry.toml"
     journal: str = "state/journal.db"
     access: str = "state/access.db"
+    layout: str | None = None  # the store layout (TOML); with it, the gateway fuses carts and sends receipts
     upstream: UpstreamLink | None = None  # without it, palm entry is refused and QR still works
     broker: BrokerConfig = BrokerConfig()
     ingest: IngestConfig = IngestConfig()

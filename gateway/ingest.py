@@ -43,6 +43,7 @@ class BatchResult:
     duplicates: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     outbox: list[Outgoing] = field(default_factory=list)  # queued for upstream in this batch
+    journaled: list[tuple[AnyMessage, int]] = field(default_factory=list)  # with recv_ms, in journal order
 
 
 @dataclass
@@ -159,6 +160,7 @@ class IngestCore:
                     continue
                 tally.accept(message, incoming.recv_ms)
                 result.accepted.append(verified)
+                result.journaled.append((message, incoming.recv_ms))
                 if message.type in self._forward and verified.topic.kind is Kind.EVENT:
                     topic = upstream_out_topic(verified.topic.store, message.type)
                     result.outbox.append(self._journal.queue_upstream(topic, incoming.payload, incoming.recv_ms))

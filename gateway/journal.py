@@ -1,12 +1,12 @@
 """The journal (SQLite, WAL): every accepted message with its receive time, the exact signed
-payload for audit, reject counts, the device table, the gateway's own boot counter, and the
-upstream outbox (what waits to be handed to the broker for upstream).
+payload for audit, reject counts, the device table, the gateway's own boot counter, the
+receipts issued, and the upstream outbox (what waits to be handed to the broker for upstream).
 
 A batch is one transaction; the ingest acknowledges its messages only after `commit`.
 """
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS devices (
     duplicates INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- each session's receipt once: restarting replays the journal and finds the receipts sent before
+CREATE TABLE IF NOT EXISTS receipts (
+    id INTEGER PRIMARY KEY,
+    session TEXT NOT NULL UNIQUE,
+    payload BLOB NOT NULL,
+    queued_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     topic TEXT NOT NULL,
@@ -244,6 +251,22 @@ class Journal:
         )
         assert cursor.lastrowid is not None
         return Outgoing(cursor.lastrowid, topic, payload)
+
+    def issue_receipt(self, session: str, topic: str, sign: Callable[[int], bytes], now_ms: int) -> Outgoing | None:
+        """Record a session's receipt and queue it for upstream, inside the caller's transaction;
+        None when the session's receipt was issued before. `sign` makes the payload from the
+        receipt's number, which is its sequence number on the wire."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO receipts(session, payload, queued_ms) VALUES (?, x'', ?)", (session, now_ms)
+        )
+        if cursor.rowcount == 0 or cursor.lastrowid is None:
+            return None
+        payload = sign(cursor.lastrowid)
+        self._db.execute("UPDATE receipts SET payload=? WHERE id=?", (payload, cursor.lastrowid))
+        return self.queue_upstream(topic, payload, now_ms)
+
+    def receipts_issued(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM receipts").fetchone()[0])
 
     def outbox(self) -> list[Outgoing]:
         return [Outgoing(row[0], row[1], bytes(row[2])) for row in self._db.execute(

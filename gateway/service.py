@@ -10,9 +10,11 @@ restarts it; whatever was not acknowledged is redelivered.
 
 Journaled `palm`, `qr`, `passage` and `decision` messages then go to access control
 (gateway.access), whose commands are signed and sent from here. A `palm` is also queued in
-the journal's outbox in the same commit; a sender thread hands the outbox to the broker one
-message at a time and deletes each on its PUBACK, so a forwarded palm survives a gateway
-crash, and the store broker's bridge queue carries it through an upstream outage.
+the journal's outbox in the same commit, and so is each receipt the fusion engine makes
+final (gateway.live_fusion, in the journal process); a sender thread hands the outbox to the
+broker one message at a time and deletes each on its PUBACK, so a forwarded palm or a
+receipt survives a gateway crash, and the store broker's bridge queue carries it through
+an upstream outage.
 """
 
 import logging
@@ -47,12 +49,14 @@ from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
 from gateway.config import GatewayConfig
 from gateway.journal import Journal, Outgoing
+from gateway.layout import load_layout
 from gateway.registry import load_registry
 from gateway.worker import BatchReport, Wire, serve
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+READY_WITHIN_S = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,10 @@ class Gateway:
         registry = load_registry(resolve(base, config.registry))
         if registry.store != config.store:
             raise ConfigError(f"registry is for store {registry.store}, gateway config for {config.store}")
+        if config.layout is not None:
+            layout = load_layout(resolve(base, config.layout))
+            if layout.store != config.store:
+                raise ConfigError(f"layout {config.layout} is for store {layout.store}, gateway for {config.store}")
         key = load_signing_key(resolve(base, config.keys.gateway))
         password = read_password(base, config.broker.password_file)
         self._journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
@@ -90,8 +98,6 @@ class Gateway:
         self._access_lock = threading.Lock()
         self._access_changed = threading.Event()  # wakes the expiry thread for a new deadline
         self._outgoing: queue.SimpleQueue[Outgoing] = queue.SimpleQueue()
-        for outgoing in self._journal.outbox():
-            self._outgoing.put(outgoing)
         self.accepted = 0
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
@@ -114,7 +120,7 @@ class Gateway:
         self.failed = threading.Event()
         self._pipe, worker_end = multiprocessing.Pipe()
         self._worker = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(config, base, worker_end), name="storegw-journal", daemon=True
+            target=serve, args=(config, base, self.boot, worker_end), name="storegw-journal", daemon=True
         )
         self._dispatcher = threading.Thread(target=self._dispatch, name="dispatch", daemon=True)
         self._results = threading.Thread(target=self._collect, name="results", daemon=True)
@@ -125,11 +131,14 @@ class Gateway:
     def start(self) -> None:
         self._worker.start()
         try:
-            ready = self._pipe.poll(60) and self._pipe.recv() == "ready"
+            # the worker replays the journal into the fusion engine before it is ready
+            ready = self._pipe.poll(READY_WITHIN_S) and self._pipe.recv() == "ready"
         except EOFError:
             ready = False
         if not ready:
             raise JournalProcessError("the journal process did not start; see its log above")
+        for outgoing in self._journal.outbox():  # left over, and the receipts the replay issued
+            self._outgoing.put(outgoing)
         self._dispatcher.start()
         self._results.start()
         self._ticker.start()

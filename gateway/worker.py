@@ -13,12 +13,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Final
 
+from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
-from edge.protocol.keys import load_verify_key
+from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import AnyMessage
 from gateway.config import GatewayConfig
 from gateway.ingest import BatchResult, Incoming, IngestCore
 from gateway.journal import Journal, Outgoing
+from gateway.layout import load_layout
+from gateway.live_fusion import LiveFusion
 from gateway.registry import Registry, load_registry
 from gateway.verify import UpstreamSender, Verifier
 
@@ -109,8 +112,16 @@ def commit_with_retry(core: IngestCore, batch: list[Incoming]) -> BatchResult:
             pause = min(pause * 2, 30.0)
 
 
-def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
-    """The worker's main: runs until the service sends None or goes away."""
+def live_fusion(config: GatewayConfig, base: Path, journal: Journal, boot: int) -> LiveFusion | None:
+    if config.layout is None:
+        return None
+    layout = load_layout(resolve(base, config.layout))  # checked against the store by the service
+    return LiveFusion(layout, journal, config.id, boot, load_signing_key(resolve(base, config.keys.gateway)))
+
+
+def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> None:
+    """The worker's main: runs until the service sends None or goes away. Receipts the
+    journal's replay issues are in the outbox before it answers `ready`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
@@ -118,6 +129,9 @@ def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
     upstream = upstream_sender(config, base)
     forward = frozenset({"palm"}) if config.upstream is not None else frozenset()
     core = IngestCore(Verifier(registry.load(), upstream), journal, config.ingest.dedupe_window, forward)
+    fusion = live_fusion(config, base, journal, boot)
+    if fusion is not None:
+        fusion.catch_up(wall_ms())
     pipe.send("ready")
     try:
         while True:
@@ -132,6 +146,8 @@ def serve(config: GatewayConfig, base: Path, pipe: Connection) -> None:
             if changed is not None:
                 core.use(Verifier(changed, upstream))
             result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
+            if fusion is not None:
+                result.outbox += fusion.feed(result.journaled, wall_ms())
             pipe.send(BatchReport.of(batch_id, result))
     finally:
         journal.close()

@@ -1,5 +1,5 @@
 """`storeup`: the reference upstream: set it up, link stores, run it, issue app tokens,
-delete and purge enrolments."""
+delete and purge enrolments, list the stores' receipts."""
 
 import argparse
 import logging
@@ -16,6 +16,7 @@ from gateway.provisioning.broker_config import current_user
 from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 from upstream.provision import UpstreamProvisioningError, add_store, init_upstream, write_upstream_broker_config
+from upstream.receipts import ReceiptBook
 from upstream.service import DAY_MS, Upstream, UpstreamService
 from upstream.tokens import app_token
 from upstream.vault import Vault, VaultError
@@ -47,6 +48,19 @@ def _vault(home: UpstreamHome) -> tuple[Vault, int]:
     return Vault(resolve(base, config.vault), load_box(resolve(base, config.keys.vault))), config.palm.purge_after_days
 
 
+def _receipts(home: UpstreamHome, store: str | None) -> list[str]:
+    config, base = load_upstream_config(home.config)
+    book = ReceiptBook(resolve(base, config.receipts))
+    try:
+        return [
+            f"{r.store} {r.session} closed {r.closed_ms} {'review ' if r.review else ''}"
+            + (", ".join(f"{qty}x {sku}" for sku, qty in r.lines) or "nothing")
+            for r in book.receipts(store)
+        ]
+    finally:
+        book.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storeup", description=__doc__)
     parser.add_argument("--home", type=Path, default=Path("var/upstream"), help="upstream's directory")
@@ -68,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     delete.add_argument("--account", required=True)
     commands.add_parser("purge", help="delete enrolments unused for longer than the configured days")
     commands.add_parser("status", help="enrolments, accounts and consents (no templates)")
+    receipts = commands.add_parser("receipts", help="the receipts the stores sent, one per line")
+    receipts.add_argument("--store")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.command == "run" else logging.WARNING,
@@ -86,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(home)
         elif args.command == "token":
             lines = _token(home, args.account, args.purpose, args.ttl_s)
+        elif args.command == "receipts":
+            lines = _receipts(home, args.store)
         else:
             vault, days = _vault(home)
             now = wall_ms()

@@ -26,6 +26,7 @@ class PalmPolicy(Section, frozen=True):
 class UpstreamConfig(Section, frozen=True):
     id: NodeId = "upstream"
     vault: str = "state/vault.db"
+    receipts: str = "state/receipts.db"
     state_dir: str = "state"
     broker: BrokerConfig = BrokerConfig()
     keys: UpstreamKeys = UpstreamKeys()

@@ -1,14 +1,18 @@
 """The reference upstream service: palm entry, enrolment and deletion for every linked store,
-over upstream's own broker.
+and the stores' receipts, over upstream's own broker.
 
 A store's gateway forwards each `palm` event as it was received to `store/{s}/upstream/out/palm`;
 the store's bridge carries it here. The answer is a `decision` signed with upstream's key on
 `store/{s}/upstream/in/decision`, which the bridge carries back down. Which store a palm
 came from is the topic's, and only that store's bridge credential may publish there.
 
-The gate's signature on a forwarded palm is not checked here: upstream holds no store's
-device registry. What protects a palm on this side is the seal (only this service opens it)
-and the bridge credential; what protects the store is the signature on every decision.
+A gateway's `receipt` arrives on `store/{s}/upstream/out/receipt` and is kept once per
+session (upstream.receipts).
+
+The gate's signature on a forwarded palm, and the gateway's on a receipt, are not checked
+here: upstream holds no store's device registry. What protects a palm on this side is the
+seal (only this service opens it) and the bridge credential (also all that vouches for a
+receipt); what protects the store is the signature on every decision.
 Messages are acknowledged after they are answered, so a crash answers them again: a
 duplicate entry decision is ignored by the gateway, and an enrolment token counts once.
 """
@@ -27,7 +31,7 @@ from edge.protocol.configfile import read_password, resolve
 from edge.protocol.envelope import SIGNATURE_BYTES, seal
 from edge.protocol.errors import ProtocolError
 from edge.protocol.keys import load_box, load_sealing_key, load_signing_key
-from edge.protocol.messages import Decision, Palm, decode_message, encode_message
+from edge.protocol.messages import Decision, Palm, Receipt, decode_message, encode_message
 from edge.protocol.palm_template import PalmTemplate
 from edge.protocol.qr_token import QrRefused, verify
 from edge.protocol.sealed import PalmPayload, SealError, unseal
@@ -37,11 +41,13 @@ from edge.runtime.bootstate import BootStateFile
 from upstream.config import UpstreamConfig
 from upstream.identity import Identities
 from upstream.palm_enrol import EnrolmentRefused, enrol
+from upstream.receipts import ReceiptBook
 from upstream.vault import Consent, Enrolment, Vault
 
 log = logging.getLogger(__name__)
 
 PALM_SUBSCRIPTION: Final = "store/+/upstream/out/palm"
+RECEIPT_SUBSCRIPTION: Final = "store/+/upstream/out/receipt"
 DAY_MS: Final = 86_400_000
 PURGE_EVERY_S: Final = 3600
 
@@ -63,24 +69,34 @@ class Upstream:
         self._open = load_sealing_key(resolve(base, config.keys.seal))
         self.vault = Vault(resolve(base, config.vault), load_box(resolve(base, config.keys.vault)))
         self.identities = Identities(self.vault.enrolments())
+        self.receipts = ReceiptBook(resolve(base, config.receipts))
         self.boot = BootStateFile(resolve(base, config.state_dir) / "boot.json").next_boot().boot
         self._seq = 0
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.vault.close()
+        self.receipts.close()
 
     def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
-        """The signed decision for a forwarded palm as (topic, payload); None for anything that
-        is no palm event (there is no request to answer)."""
+        """The signed decision for a forwarded palm as (topic, payload); None for a receipt (kept,
+        nothing to answer) and for anything else (dropped)."""
         try:
             where = parse_topic(topic)
             message = decode_message(payload[SIGNATURE_BYTES:])
         except ProtocolError as error:
             log.warning("dropped a message on %s: %s", topic, error.detail)
             return None
+        if where.kind is Kind.UPSTREAM_OUT and isinstance(message, Receipt):
+            with self._lock:
+                new = self.receipts.record(where.store, message, self._clock())
+            log.info(
+                "receipt %s from %s: %d lines%s%s", message.session, where.store, len(message.lines),
+                ", for review" * message.review, "" if new else " (again; kept once)",
+            )  # fmt: skip
+            return None
         if where.kind is not Kind.UPSTREAM_OUT or not isinstance(message, Palm):
-            log.warning("dropped a %s on %s: only palm events are answered", message.type, topic)
+            log.warning("dropped a %s on %s: only palm events and receipts are taken", message.type, topic)
             return None
         with self._lock:
             decision = self._decide(where.store, message)
@@ -190,6 +206,7 @@ class UpstreamService:
             log.error("upstream's broker refused the service: %s", reason)
             return
         client.subscribe(PALM_SUBSCRIPTION, qos=1)
+        client.subscribe(RECEIPT_SUBSCRIPTION, qos=1)
         log.info("upstream %s connected; %d enrolments", self.upstream.config.id, len(self.upstream.identities))
 
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:

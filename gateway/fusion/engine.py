@@ -208,6 +208,13 @@ class FusionEngine:
     def watermark_ms(self) -> int:
         return self._released_ms
 
+    def receipt_so_far(self, session_id: str) -> FusedReceipt | None:
+        """An unfinished session's receipt as it stands now, with its evidence; not final."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        return self._receipt(session, session.closed_ms if session.closed_ms is not None else self._released_ms)
+
     # -- handling, in time order ----------------------------------------------------------
 
     def _handle(self, message: AnyMessage, offset: int, key: int, outputs: list[FusionOutput]) -> None:
@@ -587,7 +594,10 @@ class FusionEngine:
                             f"{resting.mg} mg added to a lane and not lifted before the shopper left", outputs,
                         )  # fmt: skip
                         resting.session = None
-            outputs.append(ReceiptFinal(self._receipt(session, closed)))
+            receipt = self._receipt(session, closed)
+            self.stats.receipts += 1
+            self.stats.reviewed += receipt.review
+            outputs.append(ReceiptFinal(receipt))
             del self.sessions[session.id]
             self._left = [p for p in self._left if p.session != session.id]
 
@@ -598,8 +608,6 @@ class FusionEngine:
             flags.append(Flag("negative_line", closed_ms, (), "more put back than taken"))
         confidence = min((c.attribution_pm * c.product_pm // 1000 for c in session.changes), default=1000)
         review = bool(flags)
-        self.stats.receipts += 1
-        self.stats.reviewed += review
         final_ms = self._now_ms if self._now_ms < NEVER else max(self._last_recv_ms, closed_ms)
         return FusedReceipt(
             session.id, session.account, session.opened_ms, closed_ms, lines, review, confidence, final_ms,

@@ -1,9 +1,9 @@
 """The replay contract of DESIGN section 6: JSON lines of accepted messages in receive
 order (`{"topic", "msg", "recv_ms"}`) and a store layout in; the receipts and the run's
-statistics out. `storegw replay`, the gateway's restart and the fusion benchmark all go
-through here, so they cannot drift apart."""
+statistics out. `storegw replay`, `storegw explain`, the live gateway (gateway.live_fusion)
+and the fusion benchmark all feed the engine through here, so they cannot drift apart."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -11,7 +11,7 @@ import msgspec
 
 from edge.protocol.messages import AnyMessage
 from gateway.fusion.engine import FusionConfig, FusionEngine
-from gateway.fusion.model import FusedReceipt, ReceiptFinal
+from gateway.fusion.model import FusedReceipt, FusionOutput, ReceiptFinal
 from gateway.layout import StoreLayout
 
 
@@ -33,7 +33,24 @@ def replay(
 ) -> tuple[FusionEngine, list[FusedReceipt]]:
     """Run the engine over `lines` and to the end of time; the engine and the final receipts."""
     engine = FusionEngine(layout, config)
+    receipts = feed(engine, _decoded(lines))
+    receipts += finals(engine.finish())
+    return engine, receipts
+
+
+def feed(engine: FusionEngine, entries: Iterable[tuple[AnyMessage, int]]) -> list[FusedReceipt]:
+    """Messages with their receive times, in receive order; the receipts they made final."""
     receipts: list[FusedReceipt] = []
+    for message, recv_ms in entries:
+        receipts += finals(engine.apply(message, recv_ms))
+    return receipts
+
+
+def finals(outputs: list[FusionOutput]) -> list[FusedReceipt]:
+    return [output.receipt for output in outputs if isinstance(output, ReceiptFinal)]
+
+
+def _decoded(lines: Iterable[bytes]) -> Iterator[tuple[AnyMessage, int]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -41,13 +58,7 @@ def replay(
             entry = _decoder.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
             raise ReplayError(f"line {number}: {error}") from None
-        for output in engine.apply(entry.msg, entry.recv_ms):
-            if isinstance(output, ReceiptFinal):
-                receipts.append(output.receipt)
-    for output in engine.finish():
-        if isinstance(output, ReceiptFinal):
-            receipts.append(output.receipt)
-    return engine, receipts
+        yield entry.msg, entry.recv_ms
 
 
 def receipt_json(receipt: FusedReceipt) -> dict[str, Any]:
