@@ -8,7 +8,8 @@ COLA = Product("cola", "Cola", 149, 355_000, 2_500)
 CHIPS = Product("chips", "Chips", 249, 160_000, 2_500)
 NUTS = Product("nuts", "Nuts", 399, 215_000, 2_500)
 HAM = Product("ham", "Ham sandwich", 449, 210_000, 6_000)
-CATALOGUE = {p.sku: p for p in (COLA, CHIPS, NUTS, HAM)}
+COLA_ZERO = Product("cola-zero", "Cola zero", 149, 355_000, 2_500)
+CATALOGUE = {p.sku: p for p in (COLA, COLA_ZERO, CHIPS, NUTS, HAM)}
 
 
 def test_the_count_follows_the_weight() -> None:
@@ -26,16 +27,22 @@ def test_a_misplaced_item_on_top_is_told_apart_by_its_weight() -> None:
 
 def test_a_put_back_is_read_from_the_cart_and_favours_the_item_s_own_lane() -> None:
     cart = {"cola": 2, "chips": 1}
-    assert putback_hypotheses(160_500, 1_000, cart, CATALOGUE, "chips")[0].items == (("chips", 1),)
-    assert putback_hypotheses(710_000, 1_000, cart, CATALOGUE, "chips")[0].items == (("cola", 2),)
-    # two items of nearly one weight: the lane they go back to decides, and it is not sure
-    near = putback_hypotheses(212_000, 1_000, {"nuts": 1, "ham": 1}, CATALOGUE, "ham")
+    assert putback_hypotheses(160_500, 1_000, cart, CATALOGUE, "chips", 20)[0].items == (("chips", 1),)
+    assert putback_hypotheses(710_000, 1_000, cart, CATALOGUE, "chips", 20)[0].items == (("cola", 2),)
+    # two items of nearly one weight: the lane they go back to decides, the surer the more
+    # lanes a wrong put-back could have gone to instead
+    near = putback_hypotheses(212_000, 1_000, {"nuts": 1, "ham": 1}, CATALOGUE, "ham", 20)
     assert near[0].items == (("ham", 1),)
-    assert near[1].score > near[0].score / 10
+    assert near[0].score > 20 * near[1].score
+    small = putback_hypotheses(212_000, 1_000, {"nuts": 1, "ham": 1}, CATALOGUE, "ham", 2)
+    assert small[0].items == (("ham", 1),) and small[0].score < 20 * small[1].score
+    # neither is this lane's: weight alone cannot tell them apart
+    elsewhere = putback_hypotheses(355_000, 1_000, {"cola": 1, "cola-zero": 1}, CATALOGUE, "chips", 20)
+    assert elsewhere[1].score > elsewhere[0].score / 2
 
 
 def test_what_nothing_explains_does_not_fit() -> None:
     assert not fits(pick_hypotheses(250_000, 1_000, CHIPS, [])[0])  # a bag and a half
-    put = putback_hypotheses(900_000, 1_000, {"chips": 1}, CATALOGUE, "chips")
+    put = putback_hypotheses(900_000, 1_000, {"chips": 1}, CATALOGUE, "chips", 20)
     assert put and not any(fits(h) for h in put)
-    assert putback_hypotheses(160_000, 1_000, {}, CATALOGUE, "chips") == []  # an empty cart puts nothing back
+    assert putback_hypotheses(160_000, 1_000, {}, CATALOGUE, "chips", 20) == []  # an empty cart puts nothing back

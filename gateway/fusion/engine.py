@@ -509,7 +509,9 @@ class FusionEngine:
             if attribution < 0.005:
                 continue
             cart = {sku: n for sku, n in self.sessions[session_id].cart.items() if n > 0}
-            for hypothesis in putback_hypotheses(added_mg, weight.noise_mg, cart, self.layout.catalogue, lane_sku):
+            for hypothesis in putback_hypotheses(
+                added_mg, weight.noise_mg, cart, self.layout.catalogue, lane_sku, len(self.lanes)
+            ):
                 if fits(hypothesis):
                     joint.append((attribution * hypothesis.score, session_id, hypothesis))
         likeliest = max(scores.items(), key=lambda item: item[1])[0]

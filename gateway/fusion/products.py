@@ -5,7 +5,8 @@ and on top of it whatever was put back there by mistake, which a shopper reaches
 put-back (heavier) is explained from the shopper's own cart. Every hypothesis is scored by
 how well its weight fits the change, a Gaussian whose spread adds each item's
 item-to-item spread to the shelf's measurement noise, times a prior: fewer items at once
-are likelier, and an item goes back to its own lane more often than to a wrong one.
+are likelier, and an item goes back to its own lane far more often than to any one other
+lane: a shopper who puts it back elsewhere could have chosen any of the store's lanes.
 A change that no hypothesis fits is left unexplained (a hand resting on the shelf, or
 something foreign put down), so the caller can hold it against the change that follows.
 """
@@ -20,7 +21,7 @@ MAX_ITEMS: Final = 6  # the most items one grab is taken to move
 # Prior weight of moving n items in one grab (index n).
 COUNT_PRIOR: Final = (0.0, 1.0, 0.25, 0.08, 0.03, 0.01, 0.005)
 MISPLACED_FIRST: Final = 0.7  # a misplaced item lies on top: the next hand takes it first
-OWN_LANE: Final = 4.0  # an item goes back to its own lane this much more often than elsewhere
+WRONG_LANE: Final = 0.3  # of put-backs, the share that go to a lane not the item's own (a high guess)
 FLOOR_MG: Final = 1_500  # measurement spread no change is read better than
 UNEXPLAINED_Z: Final = 4.0  # a hypothesis this many spreads off counts as no fit at all
 
@@ -71,18 +72,19 @@ def pick_hypotheses(taken_mg: int, noise_mg: int, planogram: Product, misplaced:
 
 
 def putback_hypotheses(
-    added_mg: int, noise_mg: int, cart: dict[str, int], catalogue: dict[str, Product], lane_sku: str
+    added_mg: int, noise_mg: int, cart: dict[str, int], catalogue: dict[str, Product], lane_sku: str, lanes: int
 ) -> list[Hypothesis]:
     """Which items of `cart` (sku: count) account for `added_mg` put onto a lane of
-    `lane_sku`, best first. Only single-product put-backs are considered, of up to
-    MAX_ITEMS of one product: a hand puts back what it holds."""
+    `lane_sku`, in a store of `lanes` lanes, best first. Only single-product put-backs are
+    considered, of up to MAX_ITEMS of one product: a hand puts back what it holds."""
     hypotheses: list[Hypothesis] = []
     base_var = _noise_var(noise_mg)
+    own_lane = (1 - WRONG_LANE) * max(lanes - 1, 1) / WRONG_LANE  # odds: its own lane against one other
     for sku, held in cart.items():
         product = catalogue[sku]
         for q in range(1, min(held, MAX_ITEMS) + 1):
             likelihood, z = _fit(added_mg, q * product.unit_mg, base_var + q * product.spread_mg**2)
-            prior = COUNT_PRIOR[q] * (OWN_LANE if sku == lane_sku else 1.0)
+            prior = COUNT_PRIOR[q] * (own_lane if sku == lane_sku else 1.0)
             hypotheses.append(Hypothesis(((sku, q),), likelihood * prior, z))
     return _merged(hypotheses)
 
