@@ -24,7 +24,7 @@ Point = tuple[float, float]
 
 HISTORY_MS: Final = 180_000  # how far back a track's path is kept for late events
 ADOPT_AFTER_MS: Final = 800  # a bound track unseen this long looks for itself among new tracks
-RELINK_AFTER_MS: Final = 400  # unseen this long, a bound track may be anyone's new track's past
+LOST_AFTER_MS: Final = 400  # unseen this long, a bound track competes for new tracks as their past
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +129,7 @@ class Tracker:
             return
         gate2 = config.gate_mm * config.gate_mm
         taken_d: set[int] = set()
-        out = [d for d, (px, py, _) in enumerate(people) if _within(self.outside, px, py)]
+        out = {d for d, (px, py, _) in enumerate(people) if _within(self.outside, px, py)}
         for tier in self._tiers(t_ms):
             pairs: list[tuple[float, int, int]] = []
             for track in tier:
@@ -176,7 +176,7 @@ class Tracker:
         shoppers together (a frame drop) each is found where they were, not where whoever
         happened to be confirmed first is."""
         config = self.config
-        lost = [track for track in self.tracks.values() if track.bound and t_ms - track.t_ms >= RELINK_AFTER_MS]
+        lost = [track for track in self.tracks.values() if track.bound and t_ms - track.t_ms >= LOST_AFTER_MS]
         if not lost:
             return
         found = [
