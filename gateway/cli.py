@@ -15,7 +15,7 @@ from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.keys import KeyFileError
 from edge.protocol.messages import AnyMessage, decode_message
-from gateway.config import load_gateway_config
+from gateway.config import GatewayConfig, load_gateway_config
 from gateway.explain import explain
 from gateway.fusion.engine import FusionEngine
 from gateway.fusion.model import EventRef
@@ -45,8 +45,7 @@ def _run(config_path: Path) -> int:
     return 0
 
 
-def _open_journal(config_path: Path) -> Journal:
-    config, base = load_gateway_config(config_path)
+def _open_journal(config: GatewayConfig, base: Path) -> Journal:
     path = resolve(base, config.journal)
     if not path.exists():
         raise ConfigError(f"journal {path} does not exist yet; has the gateway run?")
@@ -54,7 +53,7 @@ def _open_journal(config_path: Path) -> Journal:
 
 
 def _journal(args: argparse.Namespace) -> int:
-    journal = _open_journal(args.config)
+    journal = _open_journal(*load_gateway_config(args.config))
     out = sys.stdout.buffer
     if args.stats:
         out.write(b"accepted messages by device and type:\n")
@@ -130,7 +129,7 @@ def _explain(args: argparse.Namespace) -> int:
     if config.layout is None:
         raise ConfigError(f"{args.config} names no store layout (layout = ...): this gateway fuses no carts")
     layout = load_layout(resolve(base, config.layout))
-    journal = _open_journal(args.config)
+    journal = _open_journal(config, base)
     engine = FusionEngine(layout)
     receipts = {r.session: r for r in feed(engine, journal_entries(journal))}
     receipt, final = receipts.get(args.session), True

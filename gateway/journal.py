@@ -265,9 +265,6 @@ class Journal:
         self._db.execute("UPDATE receipts SET payload=? WHERE id=?", (payload, cursor.lastrowid))
         return self.queue_upstream(topic, payload, now_ms)
 
-    def receipts_issued(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM receipts").fetchone()[0])
-
     def outbox(self) -> list[Outgoing]:
         return [Outgoing(row[0], row[1], bytes(row[2])) for row in self._db.execute(
             "SELECT id, topic, payload FROM outbox ORDER BY id"

@@ -45,7 +45,7 @@ class LiveFusion:
         )  # fmt: skip
         return queued
 
-    def feed(self, journaled: Iterable[tuple[AnyMessage, int]], now_ms: int) -> list[Outgoing]:
+    def committed(self, journaled: Iterable[tuple[AnyMessage, int]], now_ms: int) -> list[Outgoing]:
         """Messages just committed to the journal, in its order; the receipts queued for upstream."""
         receipts = feed(self.engine, journaled)
         return self._issue(receipts, now_ms) if receipts else []

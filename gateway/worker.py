@@ -147,7 +147,7 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
                 core.use(Verifier(changed, upstream))
             result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
             if fusion is not None:
-                result.outbox += fusion.feed(result.journaled, wall_ms())
+                result.outbox += fusion.committed(result.journaled, wall_ms())
             pipe.send(BatchReport.of(batch_id, result))
     finally:
         journal.close()
