@@ -72,9 +72,20 @@ def test_the_package_reads_each_channel_and_gain(rig: tuple[SimBoard, Hx711Chip,
 def test_a_clock_held_high_mid_read_powers_the_chip_down_and_the_package_rejects_the_read(
     rig: tuple[SimBoard, Hx711Chip, ModuleType],
 ) -> None:
+    """The package gives up a read on any pulse it timed at 60 us or more, so on a loaded machine
+    a real preemption may end the read before the held edge: such a try does not count, and
+    the read is tried again (up to three times) until it reaches the hold."""
     board, chip, hx711 = rig
     scale = hx711.HX711(dout_pin=DOUT, pd_sck_pin=SCK, gain=128, channel="A")
-    downs = chip.stats.power_downs
-    board.hold_clock_high(SCK, edge=9, seconds=0.0002)  # a preempted driver, mid-way through the 24 bits
-    assert scale._read() is False  # noqa: SLF001 - the package's own per-read validation
+    for _ in range(3):
+        downs = chip.stats.power_downs
+        # a preempted driver, mid-way through the 24 bits
+        hold = board.hold_clock_high(SCK, edge=9, seconds=0.0002)
+        result = scale._read()  # noqa: SLF001 - the package's own per-read validation
+        board.holds.remove(hold)
+        if hold.seen >= hold.edge:
+            break
+    else:
+        raise AssertionError("the package never clocked as far as the held edge in three tries")
+    assert result is False
     assert chip.stats.power_downs >= downs + 1
