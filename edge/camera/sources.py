@@ -41,8 +41,10 @@ def open_source(config: NodeConfig, base: Path) -> FrameSource:
         return ReplaySource(resolve(base, hardware.path), size, camera.fps)
     if hardware.backend == "sim":
         from hw.sim.camera_source import SimCameraSource
+        from hw.sim.world.drives import CameraDrive, load_drive
 
-        return SimCameraSource(camera, hardware.seed)
+        drive = None if hardware.drive is None else load_drive(resolve(base, hardware.drive), CameraDrive)
+        return SimCameraSource(camera, hardware.seed, drive=drive)
     raise ConfigError(
         f"hardware backend {hardware.backend!r} is not available for cameras in this build (picamera2, replay, sim)"
     )

@@ -177,7 +177,9 @@ def run_gate(node: Node, stopping: threading.Event) -> None:
         raise ConfigError("a gate needs [keys] upstream_seal: upstream's public key that palm templates are sealed to")
     upstream = load_public_key(resolve(node.base, node.config.keys.upstream_seal))
     inbox: queue.Queue[Any] = queue.Queue()
-    io = open_gate_io(config, node.config.hardware.backend, node.now, inbox.put)
+    hardware = node.config.hardware
+    drive = None if hardware.drive is None else resolve(node.base, hardware.drive)
+    io = open_gate_io(config, hardware.backend, node.now, inbox.put, drive)
     try:
         GateApp(node, config, io, inbox, upstream).run(stopping)
     finally:

@@ -40,16 +40,28 @@ class GateIo:
         self._cleanup.close()
 
 
-def open_gate_io(gate: GateConfig, backend: str, clock: Callable[[], int], deliver: Callable[[Any], None]) -> GateIo:
+def open_gate_io(
+    gate: GateConfig,
+    backend: str,
+    clock: Callable[[], int],
+    deliver: Callable[[Any], None],
+    drive: Path | None = None,
+) -> GateIo:
+    """`drive` (sim only): a store world's shoppers to act out on the simulated lane."""
     cleanup = contextlib.ExitStack()
     factory, qr_port, lane = None, gate.qr_port, None
     if backend == "sim":
+        from hw.sim.gate_drive import GateDrivePlayer
         from hw.sim.gate_lane import SimGateLane
+        from hw.sim.world.drives import GateDrive, load_drive
 
+        shoppers = None if drive is None else load_drive(drive, GateDrive)
         pty_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="sim-gate-")))
         lane = SimGateLane(gate, clock, deliver, pty_dir)
         cleanup.callback(lane.close)
         factory, qr_port = lane.factory, str(lane.scanner.link)
+    elif drive is not None:
+        raise ConfigError("[hardware] drive is for the sim backend only")
     elif backend != "gpio":
         raise ConfigError(f"hardware backend {backend!r} is not available for gates in this build (gpio, sim)")
     pins = GatePins(gate, energised(False, gate.fail_mode), clock, deliver, factory)  # locked
@@ -60,4 +72,7 @@ def open_gate_io(gate: GateConfig, backend: str, clock: Callable[[], int], deliv
         cleanup.callback(qr.stop)
     if lane is not None:
         lane.start()
+        if shoppers is not None:
+            player = GateDrivePlayer(lane, shoppers).start()
+            cleanup.callback(player.stop)
     return GateIo(pins, qr, lane, cleanup)

@@ -39,6 +39,8 @@ class HardwareConfig(Section, frozen=True):
     port: str | None = None
     # sim: the seed of the simulated shoppers
     seed: int = 0
+    # sim: a store world's drive for this node (hw/sim/world/drives.py); unset, the node's own random shoppers
+    drive: str | None = None
     # replay (camera): a folder of recorded frames (PNG/JPEG, played in name order)
     path: str | None = None
 

@@ -21,7 +21,7 @@ def run_shelf(node: Node, stopping: threading.Event) -> None:
     shelf = node.config.shelf
     if shelf is None:
         raise ConfigError("a shelf node needs a [shelf] table (id, lanes)")
-    source = open_source(node.config)
+    source = open_source(node.config, node.base)
     store = CalibrationStore(resolve(node.base, node.config.state_dir) / "calibration.toml")
     calibration = {**source.factory_calibration(), **store.load()}
     uncalibrated = sorted(set(shelf.lanes) - set(calibration))

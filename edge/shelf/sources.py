@@ -1,9 +1,10 @@
 """Sample sources of a shelf node, and the one place that picks one from the config's
 hardware backend."""
 
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from edge.protocol.configfile import ConfigError
+from edge.protocol.configfile import ConfigError, resolve
 from edge.runtime.config import NodeConfig
 from edge.shelf.calibration import LaneCalibration
 
@@ -27,7 +28,7 @@ class SampleSource(Protocol):
     def close(self) -> None: ...
 
 
-def open_source(config: NodeConfig) -> SampleSource:
+def open_source(config: NodeConfig, base: Path) -> SampleSource:
     shelf, hardware = config.shelf, config.hardware
     if shelf is None:
         raise ConfigError("a shelf node needs a [shelf] table (id, lanes)")
@@ -47,8 +48,10 @@ def open_source(config: NodeConfig) -> SampleSource:
         return McuShelf(hardware.port, shelf.lanes, shelf.rate_sps)
     if hardware.backend == "sim":
         from hw.sim.shelf_source import SimShelfSource
+        from hw.sim.world.drives import ShelfDrive, load_drive
 
-        return SimShelfSource(shelf.lanes, shelf.rate_sps, hardware.seed, shelf.noise_mg)
+        drive = None if hardware.drive is None else load_drive(resolve(base, hardware.drive), ShelfDrive)
+        return SimShelfSource(shelf.lanes, shelf.rate_sps, hardware.seed, shelf.noise_mg, drive=drive)
     raise ConfigError(
         f"hardware backend {hardware.backend!r} is not available for shelves in this build (mcu, gpio, sim)"
     )

@@ -24,6 +24,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from hw.sim.camera_dataset import random_person
 from hw.sim.camera_render import HELD_OUT_TEXTURES, Cart, FrameSpec, Lighting, Person, Reach, Shadow, ShelfView
+from hw.sim.world.drives import CameraDrive, Walk
 
 WALK_MM_S = 1_100
 MERGE_GUARD_MS = 700  # reaches of two shoppers this close in time are kept two lanes apart
@@ -78,8 +79,17 @@ class _Visit:
 
 
 class CameraScene:
+    """A scene of its own, or, given a store world's drive, the world's people at this shelf
+    (hw/sim/world/drives.py): then the world keeps the truth, and `truth()` is empty."""
+
     def __init__(
-        self, view: ShelfView, seed: int, duration_ms: int, held_out: bool = False, visits_per_min: float = 5.0
+        self,
+        view: ShelfView,
+        seed: int,
+        duration_ms: int,
+        held_out: bool = False,
+        visits_per_min: float = 5.0,
+        drive: CameraDrive | None = None,
     ) -> None:
         self.view = view
         self.duration_ms = duration_ms
@@ -95,6 +105,25 @@ class CameraScene:
         self._visits: list[_Visit] = []
         self._truth: list[TrueReach] = []
         self._shadows: list[tuple[int, int, float, float]] = []  # (t0, t1, v, radius) crossing left to right
+        if drive is not None:
+            self.products = tuple(drive.products)
+            self._visits = [self._driven(rng, walk) for walk in drive.walks]
+        else:
+            self._invent(rng, duration_ms, visits_per_min)
+        self._visits.sort(key=lambda v: v.start)
+        self._starts = [v.start for v in self._visits]
+        self._longest = max((v.end - v.start for v in self._visits), default=0)
+        self._truth.sort(key=lambda r: (r.t0, r.lanes))
+
+    def _driven(self, rng: random.Random, walk: Walk) -> _Visit:
+        look = replace(random_person(rng, self.view, len(self.view.lanes), self.products), reach=None, lean_lane=None)
+        moves = tuple(
+            _Move(m.lane_index, m.t0, m.t1, (m.t0 + m.t1) // 2, rng.uniform(0.2, 0.8), m.item_in, m.item_out)
+            for m in walk.moves
+        )
+        return _Visit(look, tuple((t, float(x), float(y)) for t, x, y in walk.path), moves)
+
+    def _invent(self, rng: random.Random, duration_ms: int, visits_per_min: float) -> None:
         t = rng.randint(500, 3_000)
         while t < duration_ms - 20_000:
             self._add_visit(rng, t)
@@ -107,10 +136,6 @@ class CameraScene:
         while t < duration_ms:
             self._shadows.append((t, t + rng.randint(1_500, 4_000), rng.uniform(20, 80), rng.uniform(20, 45)))
             t += round(rng.expovariate(1 / 60_000)) + 5_000
-        self._visits.sort(key=lambda v: v.start)
-        self._starts = [v.start for v in self._visits]
-        self._longest = max((v.end - v.start for v in self._visits), default=0)
-        self._truth.sort(key=lambda r: (r.t0, r.lanes))
 
     def _lane_x(self, index: int) -> float:
         view = self.view

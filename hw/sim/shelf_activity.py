@@ -12,7 +12,7 @@ are independent, so with many lanes, changes overlap in time.
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -25,7 +25,7 @@ class TrueChange:
 
 
 @dataclass(frozen=True, slots=True)
-class _Episode:
+class Episode:
     start: float  # s
     end: float
     before: float  # mg
@@ -59,7 +59,7 @@ class Lane:
     def _level(self) -> float:
         return self._tray + self._count * self.unit_mg
 
-    def episodes(self, duration_s: float) -> Iterator[_Episode]:
+    def episodes(self, duration_s: float) -> Iterator[Episode]:
         rng, t = self._rng, 0.0
         while True:
             t += rng.uniform(*self._config.gap_s)
@@ -69,7 +69,7 @@ class Lane:
             before = self._level()
             if roll < 0.08:  # a bump from the next lane
                 end = t + rng.uniform(0.3, 1.0)
-                yield _Episode(t, end, before, before, end, rng.uniform(15_000, 40_000), False)
+                yield Episode(t, end, before, before, end, rng.uniform(15_000, 40_000), False)
                 t = end
                 continue
             items = 1 if rng.random() < 0.8 else rng.randint(2, 3)
@@ -79,38 +79,51 @@ class Lane:
             after = self._level()
             if roll < 0.18:  # slow pick or put, no hand noise
                 end = t + rng.uniform(2.0, 4.0)
-                yield _Episode(t, end, before, after, end, 0.0, True)
+                yield Episode(t, end, before, after, end, 0.0, True)
             else:
                 span = rng.uniform(4.0, 8.0) if roll < 0.28 else rng.uniform(0.8, 3.0)  # a resting hand
                 end = t + span
                 change_at = rng.uniform(t + 0.2, end - 0.1)
-                yield _Episode(t, end, before, after, change_at, rng.uniform(15_000, 80_000), False)
+                yield Episode(t, end, before, after, change_at, rng.uniform(15_000, 80_000), False)
             self.truth.append(TrueChange(self.lane, t * 1000, end * 1000, round(after - before)))
             t = end
 
     def samples(self, duration_s: float, rate_sps: int) -> Iterator[tuple[int, int]]:
         """(t_ms, weight_mg) at `rate_sps` for `duration_s`."""
-        config, rng = self._config, self._rng
-        episodes = iter([] if config.quiet else list(self.episodes(duration_s)))
-        current = next(episodes, None)
-        level = self._tray + self._count * self.unit_mg if current is None else current.before
-        creep_target, creep = 0.0, 0.0
-        period = 1.0 / rate_sps
-        step_creep = 1 - math.exp(-period / 30.0)
-        for n in range(int(duration_s * rate_sps)):
-            t = n * period
-            while current is not None and t >= current.end:
-                creep_target += config.creep_fraction * (current.after - current.before)
-                level = current.after
-                current = next(episodes, None)
-            true = level
-            if current is not None and t >= current.start:
-                if current.slow:
-                    share = (t - current.start) / (current.end - current.start)
-                    true = current.before + (current.after - current.before) * share
-                else:
-                    true = current.after if t >= current.change_at else current.before
-                    true += rng.uniform(-current.tremor, current.tremor)
-            creep += (creep_target - creep) * step_creep
-            drift = config.drift_mg_per_h * t / 3600
-            yield round(t * 1000), round(true + creep + drift + rng.gauss(0, config.noise_mg))
+        episodes = [] if self._config.quiet else list(self.episodes(duration_s))
+        level = episodes[0].before if episodes else self._level()
+        return samples(episodes, level, self._config, self._rng, duration_s, rate_sps)
+
+
+def samples(
+    episodes: Iterable[Episode],
+    level: float,
+    config: ActivityConfig,
+    rng: random.Random,
+    duration_s: float,
+    rate_sps: int,
+) -> Iterator[tuple[int, int]]:
+    """(t_ms, weight_mg) at `rate_sps` for `duration_s` of a lane that starts at `level` and
+    goes through `episodes` (in time order, none overlapping)."""
+    pending = iter(episodes)
+    current = next(pending, None)
+    creep_target, creep = 0.0, 0.0
+    period = 1.0 / rate_sps
+    step_creep = 1 - math.exp(-period / 30.0)
+    for n in range(int(duration_s * rate_sps)):
+        t = n * period
+        while current is not None and t >= current.end:
+            creep_target += config.creep_fraction * (current.after - current.before)
+            level = current.after
+            current = next(pending, None)
+        true = level
+        if current is not None and t >= current.start:
+            if current.slow:
+                share = (t - current.start) / (current.end - current.start)
+                true = current.before + (current.after - current.before) * share
+            else:
+                true = current.after if t >= current.change_at else current.before
+                true += rng.uniform(-current.tremor, current.tremor)
+        creep += (creep_target - creep) * step_creep
+        drift = config.drift_mg_per_h * t / 3600
+        yield round(t * 1000), round(true + creep + drift + rng.gauss(0, config.noise_mg))

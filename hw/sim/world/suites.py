@@ -16,7 +16,7 @@ from typing import Literal
 from gateway.layout import StoreLayout
 from hw.sim.world.plan import Behaviour, Planner, Visit
 from hw.sim.world.sensors import SensorModel, emit_all
-from hw.sim.world.store import TrueReceipt, resolve
+from hw.sim.world.store import Resolved, TrueReceipt, resolve
 from hw.sim.world.stream import Line, Network, deliver
 
 START_MS = 1_795_000_000_000  # 2026-11-18, a fixed morning for every run
@@ -62,6 +62,22 @@ def build_world(layout: StoreLayout, suite: Suite, sessions: int, seed: int) -> 
             n += 1
         t += max(1_500, int(rng.expovariate(1 / HARD_GAP_MS)))
     return assemble(layout, visits, rng, suite == "hard")
+
+
+def plan_store(
+    layout: StoreLayout, sessions: int, seed: int, gap_ms: tuple[int, int]
+) -> tuple[list[Visit], Resolved, int]:
+    """Everyday shoppers arriving `gap_ms` apart, with what really happened, for the full
+    path (hw/sim/world/drives.py); and the world time the store opens at, a little before
+    the first shopper."""
+    rng = random.Random(seed)
+    planner = Planner(layout, rng)
+    visits: list[Visit] = []
+    t = START_MS
+    for n in range(sessions):
+        visits.append(planner.visit(f"acct-{n:05d}", t, EVERYDAY, people=1))
+        t += rng.randint(*gap_ms)
+    return visits, resolve(layout, visits, rng), START_MS - 2_000
 
 
 def _crowd(planner: Planner, rng: random.Random, t: int, behaviour: Behaviour, n: int) -> list[Visit]:
