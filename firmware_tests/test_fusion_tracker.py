@@ -89,3 +89,13 @@ def test_a_shopper_inside_never_follows_someone_still_outside_the_gate() -> None
     assert (ann.x, ann.y) == (700, 150)
     walk(tracker, {"bob": ((700, 100), (700, 100)), "ann": ((500, 900), (400, 1100))}, 1000, 2400)
     assert math.dist((ann.x, ann.y), (400, 1100)) < 60
+
+
+def test_a_lost_track_heads_where_its_last_motion_was_taking_it_and_no_further() -> None:
+    tracker = Tracker()
+    walk(tracker, {"ann": ((0, 0), (2000, 0))}, 0, 2000)  # 1 mm/ms along +x, last seen at (2000, 0)
+    track = next(iter(tracker.tracks.values()))
+    gate = (5000, 400)
+    assert math.dist(track.toward(3000, *gate), (3000, 0)) < 150, "one second lost: a metre on"
+    assert math.dist(track.toward(9000, *gate), (5000, 0)) < 250, "the nearest it came to the gate on its way"
+    assert math.dist(track.toward(9000, -3000, 0), (2000, 0)) < 50, "a gate behind it: it was walking away"

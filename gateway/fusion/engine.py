@@ -42,6 +42,8 @@ from gateway.layout import Product, StoreLayout
 
 NEVER: Final = 2**62
 STALE_MM_PER_MS: Final = 0.8
+WALK_MM_PER_MS: Final = 1.1  # a shopper's usual pace
+EXIT_REACH_MM: Final = 700.0  # from the gate, where the cameras place someone passing it
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,20 +295,24 @@ class FusionEngine:
 
     def _nearest_person(self, t: int, x: float, y: float) -> _Person | None:
         """Who is passing out at (x, y) at t: the person nearest the gate, where a track the
-        cameras have lost counts as where its last motion was taking it, and as farther the
-        longer it has been lost."""
-        best: _Person | None = None
-        best_d = math.inf
+        cameras have lost counts as the nearest it could have come to the gate on the way its
+        last motion was taking it (someone lost walking to the gate, not someone lost walking
+        away), and as farther the longer it has been lost beyond the walk to the gate from
+        where it was last seen (where cameras do not see the way out, everyone leaving is
+        lost for that walk). Someone last seen too far away to have walked to the gate since
+        is passed over while anyone else could have."""
+        ranked: list[tuple[bool, float, int, _Person]] = []
         for person in self._people.values():
             if person.entered_ms > t:
                 continue
             track = person.track
-            px, py = track.predict(t) if track.t_ms < t else track.at(t)
+            lost_ms = max(0, t - track.t_ms)
+            px, py = track.toward(t, x, y) if lost_ms else track.at(t)
+            walk_ms = max(0.0, math.hypot(track.x - x, track.y - y) - EXIT_REACH_MM) / WALK_MM_PER_MS
             # a track the cameras have not seen for a while is only a guess of where its person is
-            d = math.hypot(px - x, py - y) + STALE_MM_PER_MS * max(0, t - track.t_ms - 1_000)
-            if d < best_d:
-                best, best_d = person, d
-        return best
+            d = math.hypot(px - x, py - y) + STALE_MM_PER_MS * max(0.0, lost_ms - walk_ms - 1_000)
+            ranked.append((lost_ms < 0.8 * walk_ms, d, track.id, person))
+        return min(ranked, key=lambda entry: entry[:3])[3] if ranked else None
 
     def _reach(self, interaction: Interaction, offset: int) -> None:
         self.stats.reaches += 1

@@ -67,6 +67,17 @@ class Track:
         dt = min(max(t_ms - self.t_ms, 0), 1_000)  # beyond a second, velocity says little
         return self.x + self.vx * dt, self.y + self.vy * dt
 
+    def toward(self, t_ms: int, x: float, y: float) -> Point:
+        """The point nearest (x, y) on the way its last motion was taking it since it was
+        last seen: where a shopper the cameras lost while walking to (x, y) would be."""
+        dt = max(t_ms - self.t_ms, 0)
+        ex, ey = self.vx * dt, self.vy * dt
+        length2 = ex * ex + ey * ey
+        if length2 == 0:
+            return self.x, self.y
+        share = min(1.0, max(0.0, ((x - self.x) * ex + (y - self.y) * ey) / length2))
+        return self.x + ex * share, self.y + ey * share
+
     def at(self, t_ms: int) -> Point:
         """Where the track was at t_ms: interpolated along its path, or its ends outside it."""
         times = self.times

@@ -18,10 +18,17 @@ OPEN_WITHIN_S = 5.0  # how long a shopper waits at the barrier for it to open
 
 
 class GateDrivePlayer:
-    def __init__(self, lane: SimGateLane, drive: GateDrive, wall: Callable[[], int] = wall_ms) -> None:
+    def __init__(
+        self,
+        lane: SimGateLane,
+        drive: GateDrive,
+        wall: Callable[[], int] = wall_ms,
+        open_within_s: float = OPEN_WITHIN_S,
+    ) -> None:
         self.lane = lane
         self.drive = drive
         self._wall = wall
+        self._open_within_s = open_within_s
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._play, name="sim-gate-drive", daemon=True)
         self._shown: dict[int, int] = {}  # person: how many releases the lane had made when they showed
@@ -34,7 +41,7 @@ class GateDrivePlayer:
     def stop(self) -> None:
         self._stopping.set()
         if self._thread.is_alive():
-            self._thread.join(OPEN_WITHIN_S + 2)
+            self._thread.join(self._open_within_s + 2)
 
     def _play(self) -> None:
         for act in self.drive.acts:
@@ -49,7 +56,7 @@ class GateDrivePlayer:
             self.lane.scan(act.token)
         elif act.act == "in":
             shown = self._shown.pop(act.person, None)
-            deadline = time.monotonic() + OPEN_WITHIN_S
+            deadline = time.monotonic() + self._open_within_s
             while shown is not None and len(self.lane.releases) <= shown and time.monotonic() < deadline:
                 if self._stopping.wait(0.01):
                     return
