@@ -24,12 +24,13 @@ def run_demo(root: Path, *extra: str) -> str:
 
 def receipts_beside_truth(output: str) -> dict[str, tuple[str, str]]:
     """account: (ground truth, receipt), from the demo's closing table."""
-    table = output[output.index("account     ground truth") :].splitlines()[1:]
+    table = output[output.index("account     | ground truth") :].splitlines()[1:]
     rows = {}
     for line in table:
         if not line.startswith("acct-"):
             break
-        rows[line[:11].strip()] = (line[12:50].strip(), line[51:89].strip())
+        account, truth, receipt, _ = (cell.strip() for cell in line.split(" | "))
+        rows[account] = (truth, receipt)
     return rows
 
 
@@ -45,7 +46,7 @@ def test_the_whole_store_on_mosquitto_survives_a_gateway_crash_and_sends_every_r
     assert len(rows) == 3 and all(receipt != "(none)" for _, receipt in rows.values())
     right = int(re.findall(r"exactly right: (\d+) of 3", output)[0])
     assert right == sum(truth == receipt for truth, receipt in rows.values())
-    assert right >= 2, output[output.index("account     ground truth") :]
+    assert right >= 2, output[output.index("account     | ground truth") :]
     assert "storeup --home" in output, "upstream ran behind the bridge"
 
 

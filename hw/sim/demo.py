@@ -175,7 +175,7 @@ def compare(truth: dict[str, TrueReceipt], receipts: list[Receipt]) -> tuple[lis
     """Each true receipt beside the gateway's for the same account: the lines to print, how
     many are exactly right, and how many went for review."""
     by_account = {r.account: r for r in receipts}
-    rows = [f"{'account':11} {'ground truth':38} {'receipt':38} right"]
+    rows = [f"{'account':11} | {'ground truth':38} | {'receipt':38} | right"]
     exact = review = 0
     for true in sorted(truth.values(), key=lambda t: t.opened_ms):
         receipt = by_account.get(true.account)
@@ -185,7 +185,7 @@ def compare(truth: dict[str, TrueReceipt], receipts: list[Receipt]) -> tuple[lis
         exact += right
         review += receipt is not None and receipt.review
         mark = ("yes" if right else "NO") + (" (review)" if receipt is not None and receipt.review else "")
-        rows.append(f"{true.account:11} {cart_text(true.lines):38} {got:38} {mark}")
+        rows.append(f"{true.account:11} | {cart_text(true.lines):38} | {got:38} | {mark}")
     return rows, exact, review
 
 
