@@ -24,9 +24,8 @@ DAY_MS = 24 * 3600 * 1000
 def reference_floor_mm(view: ShelfView, drive: CameraDrive | None) -> list[tuple[int, int]]:
     """The reference mount's floor marks in store millimetres: where the drive puts its shelf."""
     _, floor = view.floor_marks()
-    if drive is None:
-        return [(round(x), round(y)) for x, y in floor]
-    return [(round(x), round(y)) for x, y in (to_store(drive, x, y) for x, y in floor)]
+    placed = floor if drive is None else [to_store(drive, x, y) for x, y in floor]
+    return [(round(x), round(y)) for x, y in placed]
 
 
 def check_reference_mount(camera: CameraConfig, view: ShelfView, drive: CameraDrive | None = None) -> None:

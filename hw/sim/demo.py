@@ -144,9 +144,8 @@ def cart_text(lines: list[tuple[str, int]] | tuple[tuple[str, int], ...]) -> str
     return ", ".join(f"{qty}x {sku}" for sku, qty in lines) or "nothing"
 
 
-def live_view(watch: JournalWatch, visits: list[Visit], world_ms: int, note: str) -> str:
+def live_view(watch: JournalWatch, issued: list[Receipt], visits: list[Visit], world_ms: int, note: str) -> str:
     inside = sum(1 for v in visits for p in v.people if p.entered_ms <= world_ms < p.left_ms)
-    issued = watch.receipts()
     out = [
         f"{note}",
         f"shoppers inside (world): {inside}   messages journaled: {watch.last_id}   receipts: {len(issued)}",
@@ -263,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             elif restarted and elapsed < restart_at + 8_000:
                 note += "   gateway restarted: it replays its journal and catches up"
             watch.poll()
-            show(live_view(watch, visits, start_ms + elapsed, note))
-            if elapsed > last_out and len(watch.receipts()) >= len(resolved.receipts):
+            issued = watch.receipts()
+            show(live_view(watch, issued, visits, start_ms + elapsed, note))
+            if elapsed > last_out and len(issued) >= len(resolved.receipts):
                 break
             time.sleep(1)
         # the nodes stop first and the gateway journals what they sent last before it stops too
@@ -277,14 +277,15 @@ def main(argv: list[str] | None = None) -> int:
         if upstream_broker is not None:
             upstream_broker.stop()
     lost = accounting(watch, processes[1:])
-    rows, exact, review = compare(resolved.receipts, watch.receipts())
+    issued = watch.receipts()
+    rows, exact, review = compare(resolved.receipts, issued)
     print("\n" + "\n".join(rows))
     total = len(resolved.receipts)
     print(f"\nexactly right: {exact} of {total} ({exact / total:.0%}); sent for review: {review}")
     if upstream_broker is not None:
         print(f"upstream's copy: .venv/bin/storeup --home {home.root} receipts")
     print(f"how a receipt came about: .venv/bin/storegw --config {site.gateway_config} explain SESSION")
-    return 0 if len(watch.receipts()) == total and lost == 0 else 1
+    return 0 if len(issued) == total and lost == 0 else 1
 
 
 def stop(processes: list[Running]) -> None:

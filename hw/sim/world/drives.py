@@ -171,7 +171,6 @@ def _camera(layout: StoreLayout, shelf: Shelf, people: list[Person], start_ms: i
     index = {slot.lane: n for n, slot in enumerate(shelf.lanes)}
     x_range = (view.shelf_x_mm - SEEN_MARGIN_MM, view.shelf_x_mm + view.shelf_w_mm + SEEN_MARGIN_MM)
     y_range = (view.shelf_y_mm + 150, view.shelf_y_mm + view.aisle_mm)
-    skus = {(shelf.shelf, slot.lane): slot.sku for slot in shelf.lanes}
     walks: list[Walk] = []
     for person in people:
         path: list[tuple[int, int, int]] = []
@@ -190,11 +189,11 @@ def _camera(layout: StoreLayout, shelf: Shelf, people: list[Person], start_ms: i
         picked: dict[int, int] = {}  # reach index: the texture of what it took
         moves: list[Move] = []
         for n, reach in enumerate(person.reaches):
+            first = texture(layout, layout.lane_spots[(reach.shelf, reach.lanes[0])].sku)
             if reach.shelf != shelf.shelf:
                 if reach.kind == "pick":
-                    picked[n] = texture(layout, layout.lane_spots[(reach.shelf, reach.lanes[0])].sku)
+                    picked[n] = first
                 continue
-            first = texture(layout, skus[(shelf.shelf, reach.lanes[0])])
             held_in: int | None = None
             held_out: int | None = None
             if reach.kind == "pick" or (reach.kind == "rest" and reach.rest_then_take):
