@@ -39,6 +39,7 @@ class World:
     start_ms: int
     end_ms: int
     model: SensorModel = field(default_factory=SensorModel)
+    resolved: Resolved = field(default_factory=Resolved)  # what every hand really did
 
 
 def build_world(layout: StoreLayout, suite: Suite, sessions: int, seed: int) -> World:
@@ -125,4 +126,4 @@ def assemble(
         network = dataclasses.replace(network, outages=outages)
     emitted = emit_all(layout, visits, resolved, model, rng, start, end)
     lines = deliver(layout.store, emitted, network, rng)
-    return World(layout, visits, lines, resolved.receipts, start, end, model)
+    return World(layout, visits, lines, resolved.receipts, start, end, model, resolved)
