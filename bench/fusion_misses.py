@@ -54,11 +54,13 @@ def causes(world: World, receipts: list[FusedReceipt]) -> tuple[int, Counter[str
         for reach in person.reaches
         if reach.kind == "rest"
     ]
+    true_on_lane: dict[tuple[str, int], list[LaneChange]] = defaultdict(list)
+    for true_change in world.resolved.changes:
+        true_on_lane[(true_change.shelf, true_change.lane)].append(true_change)
     resting: set[tuple[str, str, int, int]] = set()
     for session, shelf, lane, t0, t1, takes in rests:
-        for true_change in world.resolved.changes:
-            on_lane = (true_change.shelf, true_change.lane) == (shelf, lane) and t0 - 200 <= true_change.t0 <= t1
-            if on_lane and (true_change.delta_mg > 0 or not takes):
+        for true_change in true_on_lane[(shelf, lane)]:
+            if t0 - 200 <= true_change.t0 <= t1 and (true_change.delta_mg > 0 or not takes):
                 resting.add((session, shelf, lane, true_change.t0))
     by_session: dict[str, list[LaneChange]] = defaultdict(list)
     for true_change in world.resolved.changes:

@@ -16,7 +16,6 @@ once the settle window after that has passed and nothing it waits for is still m
 import heapq
 import itertools
 import math
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -117,8 +116,7 @@ class _Session:
     opened_ms: int
     people: list[_Person] = field(default_factory=list)
     closed_ms: int | None = None
-    cart: Counter[str] = field(default_factory=Counter)
-    held: dict[str, list[Item]] = field(default_factory=dict)  # the cart's items, by their own weights
+    held: dict[str, list[Item]] = field(default_factory=dict)  # the cart: its items, by their own weights
     changes: list[CartChange] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     holds: dict[EventRef, int] = field(default_factory=dict)  # unmatched reach: until when it holds
@@ -588,7 +586,6 @@ class FusionEngine:
             sku, qty, pending.t1, weight.shelf, weight.lane, pending.ref, reach_ref,
             round(attribution * 1000), round(product_p * 1000),
         )  # fmt: skip
-        session.cart[sku] += qty
         session.changes.append(change)
         outputs.append(CartChanged(session_id, change))
 
@@ -641,10 +638,9 @@ class FusionEngine:
             self._left = [p for p in self._left if p.session != session.id]
 
     def _receipt(self, session: _Session, closed_ms: int) -> FusedReceipt:
-        lines = sorted((sku, qty) for sku, qty in session.cart.items() if qty > 0)
+        # a put-back takes items the cart holds, so no line can go below nothing
+        lines = sorted((sku, len(items)) for sku, items in session.held.items() if items)
         flags = list(session.flags)
-        if any(qty < 0 for qty in session.cart.values()):
-            flags.append(Flag("negative_line", closed_ms, (), "more put back than taken"))
         confidence = min((c.attribution_pm * c.product_pm // 1000 for c in session.changes), default=1000)
         review = bool(flags)
         final_ms = self._now_ms if self._now_ms < NEVER else max(self._last_recv_ms, closed_ms)
