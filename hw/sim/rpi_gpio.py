@@ -11,6 +11,7 @@ import types
 from dataclasses import dataclass, field
 
 from hw.sim.hx711 import Hx711Chip
+from hw.sim.virtual_time import VirtualTime
 
 BCM = 11
 BOARD = 10
@@ -43,12 +44,17 @@ class ClockHold:
 
 @dataclass
 class SimBoard:
-    """Which chips hang on which pins. Several chips may share one clock pin."""
+    """Which chips hang on which pins. Several chips may share one clock pin.
+
+    On `time`, each GPIO call and each injected hold passes virtual time (give the chips and
+    the driver the same clock); without it, they take the real time they take.
+    """
 
     clocks: dict[int, list[Hx711Chip]] = field(default_factory=dict)
     data: dict[int, Hx711Chip] = field(default_factory=dict)
     levels: dict[int, int] = field(default_factory=dict)
     holds: list[ClockHold] = field(default_factory=list)
+    time: VirtualTime | None = None
 
     def attach_hx711(self, chip: Hx711Chip, dout_pin: int, sck_pin: int) -> None:
         self.clocks.setdefault(sck_pin, []).append(chip)
@@ -70,6 +76,7 @@ class SimBoard:
         self.levels[dout_pin] = HIGH
 
     def drive(self, pin: int, level: int) -> None:
+        self._gpio_call()
         previous = self.levels.get(pin, LOW)
         self.levels[pin] = HIGH if level else LOW
         for chip in self.clocks.get(pin, []):
@@ -79,16 +86,25 @@ class SimBoard:
                 if hold.pin == pin:
                     hold.seen += 1
                     if hold.seen == hold.edge and not hold.after_falling:
-                        time.sleep(hold.seconds)
+                        self._sleep(hold.seconds)
         if previous and not level:
             for hold in self.holds:
                 if hold.pin == pin and hold.after_falling and hold.seen == hold.edge:
                     hold.seen += 1  # fire once
-                    time.sleep(hold.seconds)
+                    self._sleep(hold.seconds)
 
     def sense(self, pin: int) -> int:
+        self._gpio_call()
         chip = self.data.get(pin)
         return chip.dout() if chip is not None else self.levels.get(pin, LOW)
+
+
+    def _gpio_call(self) -> None:
+        if self.time is not None:
+            self.time.gpio_call()
+
+    def _sleep(self, seconds: float) -> None:
+        (self.time.sleep if self.time is not None else time.sleep)(seconds)
 
 
 _board = SimBoard()
