@@ -9,7 +9,7 @@ UPSTREAM ?= var/upstream
 STORE ?= demo
 BIND ?= 127.0.0.1
 
-.PHONY: help install test demo bench lint keys broker-config train-camera mosquitto mosquitto-optional clean
+.PHONY: help install test demo bench lint keys broker-config flash decommission train-camera mosquitto mosquitto-optional cloud-init clean
 
 help:
 	@echo "make demo           run a simulated store (embedded broker, nodes, gateway)"
@@ -18,6 +18,9 @@ help:
 	@echo "make lint           ruff and mypy"
 	@echo "make keys           the reference upstream in UPSTREAM=$(UPSTREAM), the store's keys, registry and gateway config in SITE=$(SITE) (STORE=$(STORE))"
 	@echo "make broker-config  Mosquitto's config, passwords and ACL for SITE (with the bridge) and for UPSTREAM (after make keys)"
+	@echo "make flash          ROLE=shelf|camera|gate NODE=id BOOT=/media/.../bootfs [FORCE=1] [SSH_KEY=file.pub]: register a Pi node, write its first boot"
+	@echo "                    ROLE=shelf-mcu PORT=/dev/ttyACM0: put the firmware on the RP2040 shelf board"
+	@echo "make decommission   NODE=id: revoke a node (registry, key, broker credential)"
 	@echo "make install        the virtualenv in $(VENV) with the package and its dev/demo extras"
 	@echo "make train-camera   train the hand-in-lane model on rendered frames (TensorFlow, own venv; FRAMES=20000)"
 
@@ -39,7 +42,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	@echo "installing the package and its dev and demo extras into $(VENV)"
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev,demo]'
+	@$(BIN)/python -m pip install -q -e '.[dev,demo,provision]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -51,7 +54,11 @@ mosquitto:
 mosquitto-optional:
 	@$(MAKE) --no-print-directory mosquitto || echo "continuing without Mosquitto: the demo will use amqtt"
 
-test: install mosquitto
+# The tests check the first boot `make flash` writes with cloud-init's own validator.
+cloud-init:
+	@command -v cloud-init >/dev/null || { $(call apt_or_explain,cloud-init,cloud-init (its schema validator)); }
+
+test: install mosquitto cloud-init
 	$(BIN)/python -m pytest -q
 
 demo: install mosquitto-optional
@@ -98,6 +105,24 @@ keys: install
 broker-config: install
 	$(BIN)/storeprov --site $(SITE) broker-config --bind $(BIND)
 	$(BIN)/storeup --home $(UPSTREAM) broker-config
+
+yes := $(filter 1 yes true,$(FORCE))
+
+flash: install
+ifeq ($(ROLE),shelf-mcu)
+	@[ -n "$(PORT)" ] || { echo "make flash ROLE=shelf-mcu needs PORT=, the board's serial port (e.g. /dev/ttyACM0)"; exit 2; }
+	$(BIN)/storeprov flash-mcu --port $(PORT)
+else
+	@[ -n "$(ROLE)" ] && [ -n "$(NODE)" ] && [ -n "$(BOOT)" ] || { \
+		echo "usage: make flash ROLE=shelf|camera|gate NODE=<id> BOOT=<mounted boot partition> [FORCE=1] [SSH_KEY=<file.pub>]"; \
+		echo "       make flash ROLE=shelf-mcu PORT=/dev/ttyACM0"; exit 2; }
+	$(BIN)/storeprov --site $(SITE) flash $(NODE) $(ROLE) --boot $(BOOT) $(if $(yes),--force) \
+		$(if $(SSH_KEY),--ssh-key $(SSH_KEY)) $(if $(BROKER_HOST),--broker-host $(BROKER_HOST))
+endif
+
+decommission: install
+	@[ -n "$(NODE)" ] || { echo "usage: make decommission NODE=<id>"; exit 2; }
+	$(BIN)/storeprov --site $(SITE) decommission $(NODE)
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -240,3 +240,17 @@ def make_store(tmp_path: Path) -> Iterator[Callable[[list[tuple[str, Role]]], St
     yield make
     for store in stores:
         store.close()
+
+
+RPI_CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=6c586e13-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+RPI_CONFIG = "# For more options see config.txt\ndtparam=audio=on\ncamera_auto_detect=1\n\n[cm4]\notg_mode=1\n\n[all]\n"
+
+
+@pytest.fixture
+def rpi_boot(tmp_path: Path) -> Path:
+    """An SD card's boot partition as Raspberry Pi OS ships it, mounted: what `make flash` edits."""
+    boot = tmp_path / "bootfs"
+    boot.mkdir()
+    (boot / "cmdline.txt").write_text(RPI_CMDLINE)
+    (boot / "config.txt").write_text(RPI_CONFIG)
+    return boot

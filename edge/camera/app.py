@@ -60,6 +60,7 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
         cleanup.callback(presence.close)
         while not stopping.is_set():
             frame = source.read()
+            node.beat()
             if frame is None:
                 log.info("the recording has ended: closing open interactions, idling until stopped")
                 break
@@ -75,4 +76,5 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
             node.counters["lanes_stuck"] = len(pipeline.stuck)
         for reach in pipeline.flush(last_t):
             node.emit(interaction(camera.shelf, reach))
-        stopping.wait()
+        while not stopping.wait(1.0):
+            node.beat()

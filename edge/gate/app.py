@@ -64,6 +64,7 @@ class GateApp:
             if self.io.pins.active("fire"):
                 self._act(self.turnstile.fire_alarm(self.node.now(), True))
             while not stopping.is_set():
+                self.node.beat()
                 wake = self.turnstile.next_wakeup()
                 wait_s = PET_S if wake is None else min(PET_S, max(0.0, (wake - self.node.now()) / 1000))
                 try:

@@ -27,6 +27,7 @@ from edge.runtime.config import NodeConfig
 from edge.runtime.health import read_soc_temp_c10
 from edge.runtime.link import BrokerAddress, MqttLink, Retained
 from edge.runtime.spool import Spool
+from edge.runtime.systemd import ServiceManager
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ class Node:
         self._emit_lock = threading.Lock()
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._service = ServiceManager()
+        self._beat = time.monotonic()
+        self._watchdog_thread = threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True)
         self.link = MqttLink(
             BrokerAddress(
                 config.broker.host,
@@ -80,7 +84,15 @@ class Node:
     def start(self) -> None:
         self.link.start()
         self._health_thread.start()
+        if self._service.watchdog_s is not None:
+            self._watchdog_thread.start()
+        self._service.ready(f"{self.config.role} node {self.config.node}, boot {self.boot}")
         log.info("node %s (%s) boot %d started", self.config.node, self.config.role, self.boot)
+
+    def beat(self) -> None:
+        """The role app's main loop is turning: called once per pass, it keeps the service
+        manager's watchdog from restarting a node whose app has hung."""
+        self._beat = time.monotonic()
 
     def now(self) -> int:
         """The node's clock, in ms."""
@@ -96,6 +108,7 @@ class Node:
         cannot leave stays spooled for the next start), then announce `stopped`. Returns how
         many events are left in the spool."""
         self._stop.set()
+        self._service.stopping()
         deadline = time.monotonic() + drain_s
         while self.spool.depth() and self.link.sending and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -146,6 +159,16 @@ class Node:
             except Exception:
                 self.counters["health_failed"] += 1
                 log.exception("health could not be sent; trying again next interval")
+
+    def _watchdog_loop(self) -> None:
+        """Ping while the app beats and the health loop lives; silence lets systemd restart us."""
+        period = self._service.watchdog_s
+        assert period is not None
+        while not self._stop.wait(period / 3):
+            if time.monotonic() - self._beat < period and self._health_thread.is_alive():
+                self._service.watchdog()
+            else:
+                log.error("the %s app has not turned for %.0f s: no watchdog ping", self.config.role, period)
 
     def _command_arrived(self, message: mqtt.MQTTMessage) -> None:
         """Runs on paho's network thread: nothing may escape, or that thread dies and the link with it."""

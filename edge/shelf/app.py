@@ -41,6 +41,7 @@ def run_shelf(node: Node, stopping: threading.Event) -> None:
     try:
         while not stopping.is_set():
             reading = source.read()
+            node.beat()
             weights = {}
             for lane, counts in reading.counts.items():
                 if counts is None:

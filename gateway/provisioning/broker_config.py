@@ -9,6 +9,7 @@ on, and the gateway's queue is sized for a 10-minute gateway outage at full stor
 import math
 import os
 import pwd
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -170,7 +171,43 @@ def write_broker_config(
     """Write the config (0600: a bridge's password is in it), the password file and the ACL."""
     sizing = size_queue(registry)
     (directory / "data").mkdir(parents=True, exist_ok=True)
-    write_secret_file(directory / "passwd", passwd_text(registry).rstrip("\n"))
-    (directory / "acl").write_text(acl_text(registry))
+    write_broker_credentials(directory, registry)
     write_secret_file(directory / "mosquitto.conf", mosquitto_conf(directory, sizing, port, bind, run_as, bridge))
     return sizing
+
+
+def write_broker_credentials(directory: Path, registry: Registry) -> None:
+    """The password file and ACL alone: what a node added or removed changes."""
+    write_secret_file(directory / "passwd", passwd_text(registry).rstrip("\n"))
+    (directory / "acl").write_text(acl_text(registry))
+
+
+def reload_running_broker(config: Path, proc: Path = Path("/proc")) -> list[int]:
+    """Send SIGHUP to every Mosquitto running with `config`, so it rereads the password file and
+    ACL; returns their pids. Mosquitto writes a pid file only as a daemon, so the processes are
+    found by their command line, which is how `make broker-config` says to start it."""
+    wanted = str(config.resolve())
+    signalled = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        args = [arg.decode(errors="replace") for arg in argv if arg]
+        if not args or Path(args[0]).name != "mosquitto" or "-c" not in args[:-1]:
+            continue
+        given = Path(args[args.index("-c") + 1])
+        cwd = entry / "cwd"
+        try:
+            path = given if given.is_absolute() else cwd.readlink() / given
+        except OSError:
+            continue
+        if str(path.resolve()) == wanted:
+            try:
+                os.kill(int(entry.name), signal.SIGHUP)
+            except ProcessLookupError:
+                continue
+            signalled.append(int(entry.name))
+    return signalled

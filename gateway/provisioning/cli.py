@@ -9,7 +9,8 @@ from edge.protocol.keys import KeyFileError
 from edge.protocol.roles import DEVICE_ROLES, Role
 from gateway.config import load_gateway_config
 from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
-from gateway.provisioning.provision import ProvisioningError, add_node, init_site
+from gateway.provisioning.flash import flash_mcu, flash_node, update_broker
+from gateway.provisioning.provision import ProvisioningError, add_node, decommission_node, init_site
 from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
 
@@ -36,6 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     broker = commands.add_parser("broker-config", help="write Mosquitto's config, passwords and ACL")
     broker.add_argument("--bind", default="127.0.0.1")
     broker.add_argument("--run-as", default=current_user(), help="user Mosquitto runs as when started as root")
+    flash = commands.add_parser("flash", help="register a Pi node and write its first boot to a boot partition")
+    flash.add_argument("node")
+    flash.add_argument("role", choices=[str(role) for role in DEVICE_ROLES])
+    flash.add_argument("--boot", type=Path, required=True, help="the mounted boot partition of the node's SD card")
+    flash.add_argument("--force", action="store_true", help="replace a first boot written for another node")
+    flash.add_argument("--backend", help="hardware backend (default: the role's board, hw/boards)")
+    flash.add_argument("--broker-host", help="address the node reaches the broker at (default: the gateway's)")
+    flash.add_argument(
+        "--ssh-key", type=Path, action="append", default=[], help="a public key for an `installer` login with sudo"
+    )
+    mcu = commands.add_parser("flash-mcu", help="put the shelf board's MicroPython firmware on it (mpremote)")
+    mcu.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyACM0")
+    retire = commands.add_parser("decommission", help="revoke a node: registry, key, broker credential")
+    retire.add_argument("node")
     commands.add_parser("show", help="list the registry with key fingerprints")
     args = parser.parse_args(argv)
     site = Site(args.site)
@@ -45,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
             lines = init_site(site, args.store, args.gateway_id, args.broker_host, args.broker_port, kit)
         elif args.command == "add-node":
             lines = add_node(site, args.node, Role(args.role), args.broker_host, args.force, args.backend, args.shelf)
+        elif args.command == "flash":
+            keys = [path.read_text().strip() for path in args.ssh_key]
+            lines = flash_node(
+                site, args.node, Role(args.role), args.boot, args.force, args.backend, args.broker_host, keys
+            )
+        elif args.command == "flash-mcu":
+            lines = flash_mcu(args.port)
+        elif args.command == "decommission":
+            lines = [*decommission_node(site, args.node), update_broker(site)]
         elif args.command == "broker-config":
             registry = load_registry(site.registry)
             gateway, _ = load_gateway_config(site.gateway_config)
@@ -65,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 registry.devices.values(), key=lambda d: d.node
             )
             lines += [f"{d.node:14} {d.role:8} {d.fingerprint}" for d in everyone]
-    except (ProvisioningError, ConfigError, KeyFileError) as error:
+    except (ProvisioningError, ConfigError, KeyFileError, OSError) as error:
         print(f"storeprov: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))

@@ -3,6 +3,7 @@ and a node id already bound to another key is refused unless forced."""
 
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -131,9 +132,11 @@ def add_node(
     force: bool = False,
     backend: str = "sim",
     shelf: str | None = None,
+    hardware: Mapping[str, object] | None = None,
 ) -> list[str]:
     """Give a node its key and broker credential, register it, and write its config directory.
-    A shelf node's shelf is named after it; a camera watches `shelf` (by default also its own id)."""
+    A shelf node's shelf is named after it; a camera watches `shelf` (by default also its own id).
+    `hardware`: more of node.toml's [hardware] table for the backend (a board's port or pins)."""
     _check_id("node id", node)
     _check_id("hardware backend", backend)
     if shelf is not None:
@@ -196,7 +199,7 @@ def add_node(
                 "upstream_seal": "upstream-seal.key.pub",
             },
             "gateway": {"id": gateway.id},
-            "hardware": {"backend": backend},
+            "hardware": {"backend": backend, **(hardware or {})},
             **({"shelf": {"id": node, "lanes": [0, 1, 2, 3]}} if role is Role.SHELF else {}),
             **({"camera": {"shelf": shelf or node, "lanes": [0, 1, 2, 3]}} if role is Role.CAMERA else {}),
             **({"gate": {"name": node}} if role is Role.GATE else {}),
@@ -205,4 +208,23 @@ def add_node(
     return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]
 
 
-__all__ = ["ConfigError", "ProvisioningError", "add_node", "init_site"]
+def decommission_node(site: Site, node: str) -> list[str]:
+    """Take a node out of the registry and delete its key and broker password from the site.
+    The broker's password file and ACL must then be rewritten (the caller does) and the
+    gateway, which rereads the registry when it changes, refuses the node's messages."""
+    _check_id("node id", node)
+    if not site.registry.exists():
+        raise ProvisioningError(f"{site.root} is not an initialised site; run `make keys` first")
+    registry = load_registry(site.registry)
+    device = registry.get(node)
+    if device is None:
+        raise ProvisioningError(f"{node} is not a registered device ({len(registry.devices)} are; `storeprov show`)")
+    registry.remove(node)
+    save_registry(site.registry, registry)
+    directory = site.node_dir(node)
+    if directory.exists():
+        shutil.rmtree(directory)
+    return [f"{node:14} {device.role:7} revoked {device.fingerprint}; its key and password deleted from {site.root}"]
+
+
+__all__ = ["ConfigError", "ProvisioningError", "add_node", "decommission_node", "init_site"]

@@ -98,7 +98,6 @@ class SimBoard:
         chip = self.data.get(pin)
         return chip.dout() if chip is not None else self.levels.get(pin, LOW)
 
-
     def _gpio_call(self) -> None:
         if self.time is not None:
             self.time.gpio_call()
