@@ -14,9 +14,7 @@ CATALOGUE = {p.sku: p for p in (COLA, COLA_ZERO, CHIPS, NUTS, HAM)}
 
 def held(**counts: int) -> dict[str, list[Item]]:
     """A cart of items nobody weighed alone (sku names with _ for -)."""
-    return {
-        sku.replace("_", "-"): [Item.unweighed(CATALOGUE[sku.replace("_", "-")])] * n for sku, n in counts.items()
-    }
+    return {sku.replace("_", "-"): [Item.unweighed(CATALOGUE[sku.replace("_", "-")])] * n for sku, n in counts.items()}
 
 
 def test_the_count_follows_the_weight() -> None:
