@@ -157,3 +157,37 @@ def test_missing_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys)
     assert code == 2
     assert "usage" in err
+
+
+def test_flash_and_decommission_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rpi_boot: Path
+) -> None:
+    site = str(tmp_path / "site")
+    assert run(capsys, "--site", site, "init", "--store", "s", "--upstream-kit", kit(tmp_path))[0] == 0
+    assert run(capsys, "--site", site, "broker-config")[0] == 0
+    ssh = tmp_path / "installer.pub"
+    ssh.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample installer@laptop\n")
+    code, out, err = run(
+        capsys, "--site", site, "flash", "gate-01", "gate", "--boot", str(rpi_boot), "--ssh-key", str(ssh)
+    )
+    assert code == 0, err
+    assert "broker passwords and ACL rewritten; no running broker uses" in out
+    assert "wrote gate-01's first boot" in out
+    assert "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" in (rpi_boot / "user-data").read_text()
+    assert not any(secret in out + err for secret in private_texts(Site(Path(site))))
+    assert "gate-01" in (Path(site) / "broker" / "passwd").read_text()
+    code, out, err = run(capsys, "--site", site, "flash", "gate-02", "gate", "--boot", str(rpi_boot))
+    assert code == 2 and "FORCE=1" in err
+    code, out, err = run(capsys, "--site", site, "decommission", "gate-01")
+    assert code == 0, err
+    assert "revoked SHA256:" in out
+    assert "gate-01" not in (Path(site) / "broker" / "passwd").read_text()
+    assert "gate-01" not in (Path(site) / "broker" / "acl").read_text()
+    code, out, err = run(capsys, "--site", site, "decommission", "gate-01")
+    assert code == 2 and "gate-01 is not a registered device" in err
+
+
+def test_flash_mcu_names_a_missing_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "flash-mcu", "--port", str(tmp_path / "ttyACM9"))
+    assert code == 2
+    assert "does not exist: is the board plugged in" in err

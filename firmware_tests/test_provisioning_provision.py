@@ -1,6 +1,8 @@
 """gateway/provisioning/provision.py: init_site and add_node, idempotent and refusing to lose identity."""
 
+import shutil
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,12 @@ from edge.protocol.keys import (
 )
 from edge.protocol.roles import Role
 from edge.runtime.config import load_node_config
+from firmware_tests.conftest import Store, wait_until
+from firmware_tests.mqtt_client import TestClient
 from gateway.config import load_gateway_config
+from gateway.provisioning.flash import update_broker
 from gateway.provisioning.passwords import matches
-from gateway.provisioning.provision import ProvisioningError, add_node, init_site
+from gateway.provisioning.provision import ProvisioningError, add_node, decommission_node, init_site
 from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
 from upstream.home import UpstreamHome
@@ -247,3 +252,56 @@ def test_private_keys_never_reach_registry_or_configs(tmp_path: Path) -> None:
             assert secret.encode() not in text, f"{private} leaked into {path}"
             assert secret.rstrip("=").encode() not in text
     assert len(load_registry(site.registry).devices) == 3
+
+
+def test_decommission_takes_the_node_out_and_deletes_its_secrets(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "shelf-01", Role.SHELF)
+    add_node(site, "gate-01", Role.GATE)
+    fingerprint_before = load_registry(site.registry).devices["shelf-01"].fingerprint
+    report = decommission_node(site, "shelf-01")
+    assert fingerprint_before in report[0]
+    assert set(load_registry(site.registry).devices) == {"gate-01"}
+    assert not site.node_dir("shelf-01").exists()
+    assert site.node_dir("gate-01").exists()
+
+
+def test_decommissioning_an_unknown_node_changes_nothing(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "gate-01", Role.GATE)
+    before = site.registry.read_bytes()
+    with pytest.raises(ProvisioningError, match="shelf-09 is not a registered device"):
+        decommission_node(site, "shelf-09")
+    with pytest.raises(ProvisioningError, match="must be 1-64 characters"):
+        decommission_node(site, "../gate-01")
+    assert site.registry.read_bytes() == before
+
+
+def test_a_decommissioned_node_is_refused_by_the_gateway_and_then_by_the_broker(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    device = store.root / "device"  # what stays on the node itself: its key and password
+    shutil.copytree(store.site.node_dir("shelf-01"), device)
+    (device / "node.toml").write_text((device / "node.toml").read_text() + "\n[health]\ninterval_s = 1\n")
+    store.start_gateway()
+    store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(device / "node.toml"), "run")
+    wait_until(lambda: len(store.journaled("shelf-01", "health")) >= 2, 30, "the node's events accepted")
+    decommission_node(store.site, "shelf-01")
+    # The gateway rereads the registry: what still reaches it is refused, and never journaled.
+    wait_until(lambda: store.rejects().get("unknown_device", 0) >= 2, 30, "the gateway refusing the node")
+    journaled = len(store.query("SELECT id FROM journal WHERE dev='shelf-01'"))
+    assert "reloaded" in update_broker(store.site)
+    password = (device / "mqtt.pass").read_text().strip()
+    client = TestClient(store.port, "shelf-01", password, "shelf-01-again")
+    try:
+        assert client.refused is not None and not client.connected
+    finally:
+        client.close()
+    # Mosquitto drops the node's open session on the reload and refuses its reconnects.
+    log = store.root / "shelf-01.log"
+    wait_until(
+        lambda: b"refused the connection: Not authorized" in log.read_bytes(), 10, "the node's reconnect refused"
+    )
+    refused = store.rejects()["unknown_device"]
+    time.sleep(3)  # three health intervals
+    assert store.rejects()["unknown_device"] == refused
+    assert len(store.query("SELECT id FROM journal WHERE dev='shelf-01'")) == journaled
