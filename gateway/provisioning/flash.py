@@ -192,5 +192,10 @@ def flash_mcu(port: str, mpremote: str | None = None) -> list[str]:
     steps = ["connect", port, "fs", "cp", str(MCU_FIRMWARE), ":main.py", "+", "reset"]
     done = subprocess.run([binary, *steps], capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
-        raise ProvisioningError(f"mpremote could not flash {port}: {(done.stderr or done.stdout).strip()}")
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise ProvisioningError(
+            f"mpremote could not flash {port}: {said[-1] if said else f'exit status {done.returncode}'}. "
+            "Is MicroPython on the board? A new Pico needs its MicroPython UF2 first (hold BOOTSEL, plug it in, "
+            "copy the UF2 onto the drive that appears)"
+        )
     return [f"{MCU_FIRMWARE.name} written to the board on {port} as main.py; the board has been reset"]

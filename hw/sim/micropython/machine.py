@@ -18,6 +18,7 @@ Times are microseconds since the module loaded (valid for about 9 minutes: ticks
 import json
 import os
 import random
+import sys
 import time
 
 _T0 = time.ticks_us()
@@ -159,6 +160,15 @@ def disable_irq():
 
 def enable_irq(state):
     return None
+
+
+# The exit status by which the REPL stand-in (hw/sim/raw_repl_board.py) knows a hard reset.
+RESET_EXIT = 77
+
+
+def reset():
+    """A hard reset: the unix port leaves, and whoever runs it boots the board again."""
+    sys.exit(RESET_EXIT)
 
 
 def unique_id():
