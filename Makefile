@@ -117,7 +117,7 @@ else
 		echo "usage: make flash ROLE=shelf|camera|gate NODE=<id> BOOT=<mounted boot partition> [FORCE=1] [SSH_KEY=<file.pub>]"; \
 		echo "       make flash ROLE=shelf-mcu PORT=/dev/ttyACM0"; exit 2; }
 	$(BIN)/storeprov --site $(SITE) flash $(NODE) $(ROLE) --boot $(BOOT) $(if $(yes),--force) \
-		$(if $(SSH_KEY),--ssh-key $(SSH_KEY)) $(if $(BROKER_HOST),--broker-host $(BROKER_HOST))
+		$(if $(SSH_KEY),--ssh-key $(SSH_KEY)) $(if $(BROKER_HOST),--broker-host $(BROKER_HOST)) $(if $(SHELF),--shelf $(SHELF))
 endif
 
 decommission: install

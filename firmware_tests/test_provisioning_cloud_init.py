@@ -98,10 +98,11 @@ def test_the_unit_is_a_notify_service_with_a_watchdog_for_the_role() -> None:
 
 def test_the_first_boot_checks_the_firmware_installs_the_role_extra_and_removes_the_keys_last() -> None:
     runcmd = yaml.safe_load(boot_for(Role.CAMERA).user_data)["runcmd"]
-    check = " ".join(runcmd[0])
+    assert runcmd[0] == "set -e", "a failed step stops the first boot"
+    check = " ".join(runcmd[1])
     assert f"{FIRMWARE.sha256}  /boot/firmware/storeedge/{FIRMWARE.wheel}" in check
     assert "sha256sum --check" in check
-    assert any(f"/boot/firmware/storeedge/{FIRMWARE.wheel}[camera]" in step for step in runcmd[2])
+    assert any(f"/boot/firmware/storeedge/{FIRMWARE.wheel}[camera]" in step for step in runcmd[3])
     assert runcmd[-2] == ["systemctl", "enable", "--now", "storenode.service"]
     assert "/boot/firmware/user-data" in runcmd[-1][-1]
 

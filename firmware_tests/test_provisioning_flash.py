@@ -47,7 +47,7 @@ def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot:
     report = flash_node(site, "shelf-1", Role.SHELF, rpi_boot)
     assert load_registry(site.registry).get("shelf-1") is not None
     (wheel,) = (rpi_boot / "storeedge").glob("storeedge-*.whl")
-    check = " ".join(user_data(rpi_boot)["runcmd"][0])  # type: ignore[index]
+    check = " ".join(user_data(rpi_boot)["runcmd"][1])  # type: ignore[index]
     assert hashlib.sha256(wheel.read_bytes()).hexdigest() in check
     instance = yaml.safe_load((rpi_boot / "meta-data").read_text())["instance-id"]
     cmdline = (rpi_boot / "cmdline.txt").read_text()
@@ -67,9 +67,11 @@ def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot:
 
 
 def test_flashing_twice_writes_the_same_card_and_keeps_the_identity(site: Site, rpi_boot: Path) -> None:
-    flash_node(site, "cam-1", Role.CAMERA, rpi_boot)
+    flash_node(site, "cam-1", Role.CAMERA, rpi_boot, shelf="shelf-1")
     first, registry = card(rpi_boot), site.registry.read_bytes()
-    flash_node(site, "cam-1", Role.CAMERA, rpi_boot)
+    files = {entry["path"]: entry for entry in user_data(rpi_boot)["write_files"]}  # type: ignore[attr-defined]
+    assert 'shelf = "shelf-1"' in files["/var/lib/storeedge/node.toml"]["content"]
+    flash_node(site, "cam-1", Role.CAMERA, rpi_boot, shelf="shelf-1")
     assert card(rpi_boot) == first
     assert site.registry.read_bytes() == registry
     assert (rpi_boot / "cmdline.txt").read_text().count("ds=nocloud") == 1

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     flash.add_argument("--force", action="store_true", help="replace a first boot written for another node")
     flash.add_argument("--backend", help="hardware backend (default: the role's board, hw/boards)")
     flash.add_argument("--broker-host", help="address the node reaches the broker at (default: the gateway's)")
+    flash.add_argument("--shelf", help="camera nodes: the id of the shelf the camera watches (default: the node id)")
     flash.add_argument(
         "--ssh-key", type=Path, action="append", default=[], help="a public key for an `installer` login with sudo"
     )
@@ -63,7 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "flash":
             keys = [path.read_text().strip() for path in args.ssh_key]
             lines = flash_node(
-                site, args.node, Role(args.role), args.boot, args.force, args.backend, args.broker_host, keys
+                site,
+                args.node,
+                Role(args.role),
+                args.boot,
+                args.force,
+                args.backend,
+                args.broker_host,
+                keys,
+                args.shelf,
             )
         elif args.command == "flash-mcu":
             lines = flash_mcu(args.port)

@@ -133,6 +133,8 @@ def first_boot(
             }
         )
     runcmd: list[object] = [
+        # runcmd is one shell script: a firmware that fails its checksum must stop it.
+        "set -e",
         ["sh", "-c", f"echo '{firmware.sha256}  {wheel}' | sha256sum --check --strict"],
         ["python3", "-m", "venv", "--system-site-packages", VENV],
         [f"{VENV}/bin/pip", "install", "--no-cache-dir", f"{wheel}[{board.extra}]" if board.extra else wheel],

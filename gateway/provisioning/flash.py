@@ -155,6 +155,7 @@ def flash_node(
     backend: str | None = None,
     broker_host: str | None = None,
     ssh_keys: list[str] | None = None,
+    shelf: str | None = None,
 ) -> list[str]:
     """Register `node` (its key made if new), build the firmware and write the card's first boot.
     `backend` other than the board's (`sim`) is for trying a card's files on a PC."""
@@ -166,7 +167,13 @@ def flash_node(
         wheel = build_firmware(Path(out))
         backend = backend or board.backend
         report = add_node(
-            site, node, role, broker_host, backend=backend, hardware=board.hardware if backend == board.backend else {}
+            site,
+            node,
+            role,
+            broker_host,
+            backend=backend,
+            shelf=shelf,
+            hardware=board.hardware if backend == board.backend else {},
         )
         report.append(update_broker(site))
         directory = site.node_dir(node)
