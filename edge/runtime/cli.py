@@ -46,7 +46,9 @@ def _info(config_path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storenode", description=__doc__)
-    parser.add_argument("--config", type=Path, default=Path("/var/lib/storeedge/node.toml"), help="(default: where make flash puts it)")
+    parser.add_argument(
+        "--config", type=Path, default=Path("/var/lib/storeedge/node.toml"), help="(default: where make flash puts it)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the node's role app")
     commands.add_parser("info", help="show the node's identity; never its private key")
