@@ -93,8 +93,16 @@ class GpioShelf:
     """One HX711 per lane, each on its own clock pin (chips sharing a clock would be clocked
     by each other's reads). Lanes are read in turn once per sample period."""
 
-    def __init__(self, pins: dict[int, tuple[int, int]], rate_sps: int) -> None:
-        self._chips = {lane: Hx711Gpio(dout, sck, rate_sps) for lane, (dout, sck) in pins.items()}
+    def __init__(
+        self,
+        pins: dict[int, tuple[int, int]],
+        rate_sps: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._chips = {
+            lane: Hx711Gpio(dout, sck, rate_sps, clock=clock, sleep=sleep) for lane, (dout, sck) in pins.items()
+        }
 
     def read(self) -> RawReading:
         counts = {lane: chip.read() for lane, chip in self._chips.items()}
