@@ -99,12 +99,25 @@ def test_the_unit_is_a_notify_service_with_a_watchdog_for_the_role() -> None:
 def test_the_first_boot_checks_the_firmware_installs_the_role_extra_and_removes_the_keys_last() -> None:
     runcmd = yaml.safe_load(boot_for(Role.CAMERA).user_data)["runcmd"]
     assert runcmd[0] == "set -e", "a failed step stops the first boot"
-    check = " ".join(runcmd[1])
+    assert runcmd[1].startswith("trap ")
+    check = " ".join(runcmd[2])
     assert f"{FIRMWARE.sha256}  /boot/firmware/storeedge/{FIRMWARE.wheel}" in check
     assert "sha256sum --check" in check
-    assert any(f"/boot/firmware/storeedge/{FIRMWARE.wheel}[camera]" in step for step in runcmd[3])
-    assert runcmd[-2] == ["systemctl", "enable", "--now", "storenode.service"]
-    assert "/boot/firmware/user-data" in runcmd[-1][-1]
+    assert any(f"/boot/firmware/storeedge/{FIRMWARE.wheel}[camera]" in step for step in runcmd[4])
+    assert runcmd[-1] == ["systemctl", "enable", "--now", "storenode.service"]
+
+
+@pytest.mark.parametrize("last", ["true", "false"])
+def test_the_keys_leave_the_boot_partition_however_the_first_boot_ends(tmp_path: Path, last: str) -> None:
+    """The script's first two lines, run by sh with the boot partition moved to a temporary
+    directory, then a last step that succeeds or fails."""
+    runcmd = yaml.safe_load(boot_for(Role.GATE).user_data)["runcmd"]
+    (tmp_path / "user-data").write_text("#cloud-config\nsecret: yes\n")
+    script = "\n".join([runcmd[0], runcmd[1].replace("/boot/firmware", str(tmp_path)), last, "echo after"])
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    assert done.returncode == (0 if last == "true" else 1)
+    assert ("after" in done.stdout) == (last == "true"), "set -e stops at the failed step"
+    assert (tmp_path / "user-data").read_text() == SPENT
 
 
 def test_the_spent_user_data_is_still_valid_and_still_marked() -> None:
@@ -124,6 +137,8 @@ def test_the_instance_id_follows_the_contents() -> None:
 
 def test_an_installer_login_only_with_a_key() -> None:
     assert [user["name"] for user in yaml.safe_load(boot_for(Role.GATE).user_data)["users"]] == ["storeedge"]
+    assert ["systemctl", "enable", "--now", "ssh"] not in yaml.safe_load(boot_for(Role.GATE).user_data)["runcmd"]
+    assert ["systemctl", "enable", "--now", "ssh"] in yaml.safe_load(boot_for(Role.GATE, ["k"]).user_data)["runcmd"]
     users = yaml.safe_load(boot_for(Role.GATE, ["ssh-ed25519 AAAA x"]).user_data)["users"]
     installer = users[1]
     assert installer["ssh_authorized_keys"] == ["ssh-ed25519 AAAA x"]

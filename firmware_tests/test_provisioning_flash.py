@@ -47,7 +47,7 @@ def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot:
     report = flash_node(site, "shelf-1", Role.SHELF, rpi_boot)
     assert load_registry(site.registry).get("shelf-1") is not None
     (wheel,) = (rpi_boot / "storeedge").glob("storeedge-*.whl")
-    check = " ".join(user_data(rpi_boot)["runcmd"][1])  # type: ignore[index]
+    check = " ".join(user_data(rpi_boot)["runcmd"][2])  # type: ignore[index]
     assert hashlib.sha256(wheel.read_bytes()).hexdigest() in check
     instance = yaml.safe_load((rpi_boot / "meta-data").read_text())["instance-id"]
     cmdline = (rpi_boot / "cmdline.txt").read_text()
@@ -152,7 +152,7 @@ def test_a_node_started_from_the_card_is_accepted_by_the_gateway(make_store: obj
         assert "unknown_device" not in store.rejects() and "bad_signature" not in store.rejects()
         node.terminate()
         node.wait(20)
-        assert "STOPPING=1" in notify.received
+        wait_until(lambda: "STOPPING=1" in notify.received, 5, "STOPPING")
     finally:
         notify.close()
 
@@ -162,9 +162,12 @@ def answer(port: serial.Serial, command: bytes, prefix: bytes, timeout_s: float)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         port.write(command + b"\n")
-        for line in port.readlines():
+        for _ in range(30):  # the firmware streams frames: read a while, then ask again
+            line = port.readline()
             if line.startswith(prefix):
                 return line
+            if time.monotonic() > deadline:
+                break
     raise AssertionError(f"no {prefix!r} line within {timeout_s} s")
 
 

@@ -79,4 +79,4 @@ def test_the_node_pings_while_its_app_turns_and_falls_silent_when_it_hangs(
         assert notify.received.count("WATCHDOG=1") == pinged
     finally:
         node.stop(drain_s=0)
-    assert notify.received[-1] == "STOPPING=1"
+    wait_until(lambda: notify.received[-1:] == ["STOPPING=1"], 5, "STOPPING last")

@@ -187,7 +187,8 @@ def reload_running_broker(config: Path, proc: Path = Path("/proc")) -> list[int]
     ACL; returns their pids. Mosquitto writes a pid file only as a daemon, so the processes are
     found by their command line, which is how `make broker-config` says to start it."""
     wanted = str(config.resolve())
-    signalled = []
+    signalled: list[int] = []
+    unreachable: list[int] = []
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -209,5 +210,11 @@ def reload_running_broker(config: Path, proc: Path = Path("/proc")) -> list[int]
                 os.kill(int(entry.name), signal.SIGHUP)
             except ProcessLookupError:
                 continue
+            except PermissionError:
+                unreachable.append(int(entry.name))
+                continue
             signalled.append(int(entry.name))
+    if unreachable:
+        pids = " ".join(map(str, unreachable))
+        raise PermissionError(f"Mosquitto (pid {pids}) is another user's: reload it with `sudo kill -HUP {pids}`")
     return signalled

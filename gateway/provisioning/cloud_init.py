@@ -133,8 +133,10 @@ def first_boot(
             }
         )
     runcmd: list[object] = [
-        # runcmd is one shell script: a firmware that fails its checksum must stop it.
+        # runcmd is one shell script: a firmware that fails its checksum must stop it, and
+        # whatever way it ends, the keys leave the FAT boot partition every local user reads.
         "set -e",
+        f"trap {shlex.quote(f'printf %s {shlex.quote(SPENT)} > {DEVICE_BOOT}/user-data; sync')} EXIT",
         ["sh", "-c", f"echo '{firmware.sha256}  {wheel}' | sha256sum --check --strict"],
         ["python3", "-m", "venv", "--system-site-packages", VENV],
         [f"{VENV}/bin/pip", "install", "--no-cache-dir", f"{wheel}[{board.extra}]" if board.extra else wheel],
@@ -144,14 +146,17 @@ def first_boot(
         ["udevadm", "trigger", "--subsystem-match=tty"],
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "--now", "storenode.service"],
-        # The boot partition is FAT, readable by every local user: the keys leave it.
-        ["sh", "-c", f"printf '%s' {shlex.quote(SPENT)} > {DEVICE_BOOT}/user-data && sync"],
     ]
+    if ssh_keys:
+        runcmd.append(["systemctl", "enable", "--now", "ssh"])
     user_data = {
         "hostname": node,
+        "manage_etc_hosts": True,
         "ssh_pwauth": False,
         "disable_root": True,
         "users": users,
+        # A Pi has no clock battery: before time sync, apt would refuse the archive's dates.
+        "apt": {"conf": 'Acquire::Check-Date "false";\n'},
         "package_update": True,
         "packages": list(board.apt_packages),
         "write_files": write_files,

@@ -70,6 +70,9 @@ def build_firmware(out: Path) -> Path:
     if not (SOURCE / "setup.cfg").exists():
         raise ProvisioningError(f"`make flash` builds the firmware from the source tree; {SOURCE} is not one")
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    # setuptools copies into build/ and packs what is there: a module deleted from the
+    # source would otherwise still ship.
+    shutil.rmtree(SOURCE / "build", ignore_errors=True)
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(SOURCE)],
         capture_output=True,
@@ -140,7 +143,10 @@ def update_broker(site: Site) -> str:
     if not (site.broker / "mosquitto.conf").exists():
         return "no broker config in the site yet: `make broker-config` writes it with this node in it"
     write_broker_credentials(site.broker, load_registry(site.registry))
-    pids = reload_running_broker(site.broker / "mosquitto.conf")
+    try:
+        pids = reload_running_broker(site.broker / "mosquitto.conf")
+    except PermissionError as error:
+        return f"broker passwords and ACL rewritten; {error}"
     if not pids:
         return f"broker passwords and ACL rewritten; no running broker uses {site.broker / 'mosquitto.conf'}"
     return f"broker passwords and ACL rewritten and reloaded (mosquitto pid {', '.join(map(str, pids))})"

@@ -54,7 +54,8 @@ class RawReplBoard:
     def unplug(self) -> None:
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(2)
+            self._thread.join(10)
+            assert not self._thread.is_alive(), "the board's serial thread did not stop"
         with self._lock:
             self._kill()
         self._port.unplug()
@@ -150,8 +151,7 @@ class RawReplBoard:
                 self._mode = "friendly"
                 self._write(b"\r\nKeyboardInterrupt: \r\n" + FRIENDLY)
             elif self._process is not None and self._process.stdin is not None:
-                self._process.stdin.write(byte)
-                self._process.stdin.flush()
+                self._feed(self._process, byte)
         elif self._mode == "friendly":
             if byte == CTRL_A:
                 self._enter_raw()
@@ -164,6 +164,15 @@ class RawReplBoard:
                 self._process.send_signal(signal.SIGINT)
         else:
             self._raw_byte(byte)
+
+    def _feed(self, process: subprocess.Popen[bytes], data: bytes) -> None:
+        """A unix port that has just ended takes no input; its pump reboots the board."""
+        assert process.stdin is not None
+        try:
+            process.stdin.write(data)
+            process.stdin.flush()
+        except OSError:
+            return
 
     def _enter_raw(self) -> None:
         self._code.clear()
@@ -196,7 +205,6 @@ class RawReplBoard:
             process = self._process
             assert process is not None and process.stdin is not None
             self._mode = "running"
-            process.stdin.write(f"{len(code)}\n".encode() + code)
-            process.stdin.flush()
+            self._feed(process, f"{len(code)}\n".encode() + code)
         else:
             self._code += byte
