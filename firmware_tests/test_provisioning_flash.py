@@ -43,6 +43,11 @@ def user_data(boot: Path) -> dict[str, object]:
     return document
 
 
+def written_files(boot: Path) -> dict[str, dict[str, str]]:
+    """The card's write_files, by path on the device."""
+    return {entry["path"]: entry for entry in user_data(boot)["write_files"]}  # type: ignore[attr-defined]
+
+
 def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot: Path) -> None:
     report = flash_node(site, "shelf-1", Role.SHELF, rpi_boot)
     assert load_registry(site.registry).get("shelf-1") is not None
@@ -57,7 +62,7 @@ def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot:
     assert config.startswith(RPI_CONFIG.rstrip("\n"))
     assert config.endswith(f"{CONFIG_BEGIN}\n[all]\nenable_uart=1\n# storeedge (make flash): end\n")
     assert stat.S_IMODE((rpi_boot / "user-data").stat().st_mode) == 0o600
-    files = {entry["path"]: entry for entry in user_data(rpi_boot)["write_files"]}  # type: ignore[attr-defined]
+    files = written_files(rpi_boot)
     node_toml = files["/var/lib/storeedge/node.toml"]["content"]
     assert 'backend = "mcu"' in node_toml and 'port = "/dev/shelf-mcu"' in node_toml
     assert "/etc/udev/rules.d/90-storeedge.rules" in files
@@ -69,7 +74,7 @@ def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot:
 def test_flashing_twice_writes_the_same_card_and_keeps_the_identity(site: Site, rpi_boot: Path) -> None:
     flash_node(site, "cam-1", Role.CAMERA, rpi_boot, shelf="shelf-1")
     first, registry = card(rpi_boot), site.registry.read_bytes()
-    files = {entry["path"]: entry for entry in user_data(rpi_boot)["write_files"]}  # type: ignore[attr-defined]
+    files = written_files(rpi_boot)
     assert 'shelf = "shelf-1"' in files["/var/lib/storeedge/node.toml"]["content"]
     flash_node(site, "cam-1", Role.CAMERA, rpi_boot, shelf="shelf-1")
     assert card(rpi_boot) == first
@@ -117,7 +122,7 @@ def test_make_flash_says_how_it_is_used(tmp_path: Path) -> None:
 
 def first_boot_into(boot: Path, root: Path) -> list[str]:
     """What cloud-init's write_files does on the Pi, under `root`; returns the unit's ExecStart."""
-    for entry in user_data(boot)["write_files"]:  # type: ignore[attr-defined]
+    for entry in written_files(boot).values():
         path = root / entry["path"].lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(entry["content"])

@@ -42,27 +42,31 @@ def decode_key(text: str, what: str) -> bytes:
     return raw
 
 
-def write_secret_file(path: Path, text: str, overwrite: bool = True) -> None:
-    """Write a secret 0600 from its first byte, never briefly readable by others; atomic."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and not overwrite:
-        raise KeyFileError(f"{path} exists; refusing to replace a key")
+def write_file_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` with `mode` from its first byte (a secret is never briefly readable by
+    others), synced, then renamed over `path`: a crash or a pulled card leaves the old file
+    or the new one, never half of either."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
+def write_secret_file(path: Path, text: str, overwrite: bool = True) -> None:
+    """Write a secret 0600 from its first byte, never briefly readable by others; atomic."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not overwrite:
+        raise KeyFileError(f"{path} exists; refusing to replace a key")
+    write_file_atomic(path, (text + "\n").encode(), 0o600)
+
+
 def write_public(path: Path, raw: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(encode_key(raw) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_file_atomic(path, (encode_key(raw) + "\n").encode(), 0o644)
 
 
 def _read(path: Path, private: bool) -> bytes:

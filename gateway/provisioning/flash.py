@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from edge.protocol.keys import write_file_atomic
 from edge.protocol.roles import Role
 from gateway.provisioning import cloud_init
 from gateway.provisioning.broker_config import reload_running_broker, write_broker_credentials
@@ -86,18 +87,6 @@ def build_firmware(out: Path) -> Path:
     return wheels[0]
 
 
-def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Atomically, so a card pulled out mid-write has the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _cmdline(line: str, instance_id: str) -> str:
     words = [
         word for word in line.split() if not word.startswith(_SERIAL_CONSOLES) and not word.startswith("ds=nocloud")
@@ -127,14 +116,14 @@ def write_boot(boot: Path, first: FirstBoot, wheel: Path, config_lines: tuple[st
     for old in firmware.glob("*.whl"):
         if old.name != wheel.name:
             old.unlink()
-    _write(firmware / wheel.name, wheel.read_bytes())
-    _write(boot / "user-data", first.user_data.encode(), 0o600)
-    _write(boot / "network-config", first.network_config.encode())
-    _write(boot / "meta-data", first.meta_data.encode())
+    write_file_atomic(firmware / wheel.name, wheel.read_bytes(), 0o644)
+    write_file_atomic(boot / "user-data", first.user_data.encode(), 0o600)
+    write_file_atomic(boot / "network-config", first.network_config.encode(), 0o644)
+    write_file_atomic(boot / "meta-data", first.meta_data.encode(), 0o644)
     cmdline = boot / "cmdline.txt"
-    _write(cmdline, _cmdline(cmdline.read_text(), first.instance_id).encode())
+    write_file_atomic(cmdline, _cmdline(cmdline.read_text(), first.instance_id).encode(), 0o644)
     config = boot / "config.txt"
-    _write(config, _config_txt(config.read_text(), config_lines).encode())
+    write_file_atomic(config, _config_txt(config.read_text(), config_lines).encode(), 0o644)
 
 
 def update_broker(site: Site) -> str:

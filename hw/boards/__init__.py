@@ -22,7 +22,6 @@ _SHELF_MCU_RULE = (
 @dataclass(frozen=True, slots=True)
 class Board:
     role: Role
-    description: str
     backend: str
     hardware: dict[str, object] = field(default_factory=dict)  # more of node.toml's [hardware]
     apt_packages: tuple[str, ...] = ()
@@ -39,7 +38,6 @@ _BASE_PACKAGES = ("python3-venv", "python3-pip", "sqlite3")
 BOARDS: dict[Role, Board] = {
     Role.SHELF: Board(
         role=Role.SHELF,
-        description="Pi with the RP2040 shelf board on USB (HX711 per lane)",
         backend="mcu",
         hardware={"port": SHELF_MCU_PORT},
         apt_packages=_BASE_PACKAGES,
@@ -50,7 +48,6 @@ BOARDS: dict[Role, Board] = {
     ),
     Role.CAMERA: Board(
         role=Role.CAMERA,
-        description="Pi 5 with a CSI camera module over the shelf front",
         backend="picamera2",
         apt_packages=(*_BASE_PACKAGES, "python3-picamera2"),
         extra="camera",
@@ -59,7 +56,6 @@ BOARDS: dict[Role, Board] = {
     ),
     Role.GATE: Board(
         role=Role.GATE,
-        description="Pi driving the turnstile relay, two break beams and the fire contact on GPIO",
         backend="gpio",
         apt_packages=(*_BASE_PACKAGES, "python3-lgpio"),
         extra="gate",
