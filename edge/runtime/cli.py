@@ -3,9 +3,9 @@
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from edge.protocol.configfile import ConfigError, resolve
@@ -16,21 +16,27 @@ from edge.runtime.node import Node
 from edge.runtime.roles import role_app
 
 
-def _run(config_path: Path) -> int:
+def _run(config_path: Path) -> bool:
+    """Run the node until it is stopped; True if the console asked for a restart."""
     config, base = load_node_config(config_path)
     app = role_app(config.role)
     node = Node(config, base)
-    stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
+        signal.signal(sig, lambda *_: node.stopping.set())
     node.start()
     try:
-        app(node, stopping)
+        app(node, node.stopping)
     finally:  # an app that fails still leaves its spool closed and `stopped` published
         left = node.stop()
     # One line for whoever started the node (the demo, a technician): what this boot made.
     print(json.dumps({"node": config.node, "boot": node.boot, "made": node.made, "spool": left}), flush=True)
-    return 0
+    return node.restart_requested
+
+
+def _restart() -> None:
+    """Start afresh in this process (same pid, so systemd's notify and watchdog carry on)."""
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, "-m", "edge.runtime.cli", *sys.argv[1:]])
 
 
 def _info(config_path: Path) -> int:
@@ -55,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return _run(args.config) if args.command == "run" else _info(args.config)
+        if args.command == "info":
+            return _info(args.config)
+        if _run(args.config):
+            _restart()
+        return 0
     except (ConfigError, KeyFileError, BootStateError) as error:
         print(f"storenode: {error}", file=sys.stderr)
         return 2

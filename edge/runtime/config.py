@@ -139,6 +139,16 @@ class GateConfig(Section, frozen=True):
     fire_active_high: bool = False
 
 
+class ConsoleConfig(Section, frozen=True):
+    """The diagnostics console (docs/operations.md, "Servicing a node")."""
+
+    # the Pi's UART on header pins 8 and 10 ("/dev/serial0"), or USB gadget serial ("/dev/ttyGS0")
+    port: str
+    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
+    # the Argon2id hash of the node's service PIN; without it, no service mode
+    pin_hash: str = "service-pin.hash"
+
+
 class NodeConfig(Section, frozen=True):
     node: NodeId
     role: Role
@@ -150,6 +160,7 @@ class NodeConfig(Section, frozen=True):
     gateway: GatewayPeer = GatewayPeer()
     health: HealthConfig = HealthConfig()
     spool: SpoolConfig = SpoolConfig()
+    console: ConsoleConfig | None = None
     shelf: ShelfConfig | None = None
     camera: CameraConfig | None = None
     gate: GateConfig | None = None

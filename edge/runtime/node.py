@@ -1,6 +1,6 @@
 """A running node: stamps and signs what its role emits, spools it, and keeps the link,
-availability, health and command intake going. Role apps build on `Node.emit` and
-`Node.on_command`."""
+availability, health, command intake and the diagnostics console going. Role apps build on
+`Node.emit`, `Node.on_command` and `Node.diag`, and run until `Node.stopping` is set."""
 
 import logging
 import threading
@@ -23,9 +23,14 @@ from edge.protocol.roles import may_send
 from edge.protocol.topics import cmd_subscription, event_topic, gateway_state_topic, state_topic
 from edge.runtime.bootstate import BootState, BootStateError, BootStateFile
 from edge.runtime.commands import Command, CommandGuard
-from edge.runtime.config import NodeConfig
+from edge.runtime.config import ConsoleConfig, NodeConfig
+from edge.runtime.console import DiagConsole, PinFailures
+from edge.runtime.diag import ConsoleSession, DiagCommands
 from edge.runtime.health import read_soc_temp_c10
 from edge.runtime.link import BrokerAddress, MqttLink, Retained
+from edge.runtime.log_ring import LogRing
+from edge.runtime.node_diag import common_commands
+from edge.runtime.service_mode import ServiceMode, pin_matches
 from edge.runtime.spool import Spool
 from edge.runtime.systemd import ServiceManager
 
@@ -41,6 +46,7 @@ class Node:
         self._clock = clock
         self._started_ms = clock()
         self._key = load_signing_key(resolve(base, config.keys.device))
+        self.public_key = bytes(self._key.verify_key)
         gateway_key = load_verify_key(resolve(base, config.keys.gateway))
         password = read_password(base, config.broker.password_file)
         state_dir = resolve(base, config.state_dir)
@@ -58,6 +64,12 @@ class Node:
         self._seq = 0
         self._emit_lock = threading.Lock()
         self._stop = threading.Event()
+        self.stopping = threading.Event()  # set to end the role app: a signal, or the console's reboot
+        self.restart_requested = False
+        self._log_ring = LogRing()
+        self.diag = DiagCommands()
+        self.diag.add(*common_commands(self, self._log_ring))
+        self.console = None if config.console is None else self._console(config.console, state_dir)
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._service = ServiceManager()
         self._beat = time.monotonic()
@@ -81,9 +93,23 @@ class Node:
             gateway_state_topic=gateway_state_topic(config.store),
         )
 
+    def _console(self, config: ConsoleConfig, state_dir: Path) -> DiagConsole:
+        hash_path = resolve(self.base, config.pin_hash)
+        try:
+            stored = hash_path.read_bytes().strip()
+            service = ServiceMode(lambda pin: pin_matches(stored, pin))
+        except FileNotFoundError:
+            log.warning("no service PIN at %s: the console has no service mode", hash_path)
+            service = ServiceMode(None)
+        session = ConsoleSession(self.diag, service)
+        return DiagConsole(config.port, config.baud, session, PinFailures(state_dir / "console.json"), self.counters)
+
     def start(self) -> None:
+        logging.getLogger().addHandler(self._log_ring)
         self.link.start()
         self._health_thread.start()
+        if self.console is not None:
+            self.console.start()
         if self._service.watchdog_s is not None:
             self._watchdog_thread.start()
         self._service.ready(f"{self.config.role} node {self.config.node}, boot {self.boot}")
@@ -93,6 +119,16 @@ class Node:
         """The role app's main loop is turning: called once per pass, it keeps the service
         manager's watchdog from restarting a node whose app has hung."""
         self._beat = time.monotonic()
+
+    def in_service(self) -> bool:
+        """A technician is in service mode on the console: test weights and relay pulses are
+        theirs, not shoppers'."""
+        return self.console is not None and self.console.in_service()
+
+    def restart(self) -> None:
+        """Stop the role app and have storenode start afresh, as a new boot."""
+        self.restart_requested = True
+        self.stopping.set()
 
     def now(self) -> int:
         """The node's clock, in ms."""
@@ -113,8 +149,11 @@ class Node:
         while self.spool.depth() and self.link.sending and time.monotonic() < deadline:
             time.sleep(0.05)
         self.link.stop(self._state("stopped"))
+        if self.console is not None:
+            self.console.stop()
         left = self.spool.depth()
         self.spool.close()
+        logging.getLogger().removeHandler(self._log_ring)
         return left
 
     def on_command(self, name: str, handler: Callable[[Command], None]) -> None:

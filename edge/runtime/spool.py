@@ -92,6 +92,12 @@ class Spool:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM spool").fetchone()[0])
 
+    def by_topic(self) -> dict[str, int]:
+        """How many messages wait, per topic."""
+        with self._lock:
+            rows = self._db.execute("SELECT topic, count(*) FROM spool GROUP BY topic ORDER BY topic").fetchall()
+        return {str(topic): int(count) for topic, count in rows}
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

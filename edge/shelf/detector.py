@@ -146,8 +146,14 @@ class ShelfDetector:
     """One detector per lane; lanes are independent, so several may move at once."""
 
     def __init__(self, lanes: list[int], config: DetectorConfig) -> None:
+        self._config = config
         self.lanes = {lane: LaneDetector(lane, config) for lane in lanes}
-        self._drift_limit_mg = config.drift_limit_mg
+
+    def restart(self, lanes: list[int]) -> None:
+        """Forget what these lanes held (new or changed calibration, a technician's test
+        weights): each finds its baseline afresh, and its step to it is no event."""
+        for lane in lanes:
+            self.lanes[lane] = LaneDetector(lane, self._config)
 
     def add(self, t_ms: int, weights_mg: dict[int, int]) -> list[WeightChange]:
         changes = []
@@ -159,7 +165,7 @@ class ShelfDetector:
 
     def drifted(self) -> list[int]:
         """Lanes whose baseline moved past the drift limit without an event."""
-        return [lane for lane, d in sorted(self.lanes.items()) if abs(d.drift_mg) > self._drift_limit_mg]
+        return [lane for lane, d in sorted(self.lanes.items()) if abs(d.drift_mg) > self._config.drift_limit_mg]
 
     def telemetry(self) -> list[tuple[int, int]]:
         """[lane, weight_mg] of every settled lane: the low-rate picture of the shelf."""

@@ -7,16 +7,16 @@ The board sends one ASCII line per sample period, and one line per answer:
 
 `seq` counts frames modulo 65536, so drops show; `board_ms` is the board's own millisecond
 clock (MicroPython's ticks_ms, which wraps at 2**30); `-` marks a channel whose read the
-board rejected. The CRC-32 (binascii.crc32, as MicroPython has it) covers everything
-before the `*`. Lines make resynchronisation after garbage free: anything up to the next
-newline that does not check out is dropped and counted.
+board rejected. Every line is a checked line (edge/protocol/lines.py): what does not check
+out is dropped and counted.
 
 Commands to the board are plain lines: `id`, `rate 10` or `rate 80`, `channels`, `selftest`.
 """
 
-import binascii
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from edge.protocol.lines import LineBuffer, checked_body, seal_line
 
 MAX_LINE = 512
 TICKS_PERIOD = 1 << 30
@@ -32,53 +32,43 @@ class BoardReply(NamedTuple):
     text: str
 
 
-def _seal(body: bytes) -> bytes:
-    return body + b"*%08x\n" % binascii.crc32(body)
-
-
 def encode_frame(seq: int, board_ms: int, counts: list[int | None]) -> bytes:
     fields = [b"S", b"%d" % (seq % 65536), b"%d" % (board_ms % TICKS_PERIOD)]
     fields += [b"-" if c is None else b"%d" % c for c in counts]
-    return _seal(b",".join(fields))
+    return seal_line(b",".join(fields))
 
 
 def encode_reply(text: str) -> bytes:
-    return _seal(b"#" + text.encode())
+    return seal_line(b"#" + text.encode())
 
 
 @dataclass
 class FrameDecoder:
     """Bytes in, frames and replies out; what does not check out is dropped and counted."""
 
-    garbage: int = 0
-    _buffer: bytearray = field(default_factory=bytearray)
+    _lines: LineBuffer = field(default_factory=lambda: LineBuffer(MAX_LINE))
+    _unparsed: int = 0
+
+    @property
+    def garbage(self) -> int:
+        return self._unparsed + self._lines.overflowed
 
     def feed(self, data: bytes) -> list[BoardFrame | BoardReply]:
-        self._buffer += data
         out: list[BoardFrame | BoardReply] = []
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) > MAX_LINE:  # no newline for too long: not our stream
-                    self._buffer.clear()
-                    self.garbage += 1
-                return out
-            line = bytes(self._buffer[:end]).rstrip(b"\r")
-            del self._buffer[: end + 1]
+        for line in self._lines.feed(data):
             parsed = self._parse(line)
             if parsed is None:
-                self.garbage += 1
+                self._unparsed += 1
             else:
                 out.append(parsed)
+        return out
 
     @staticmethod
     def _parse(line: bytes) -> BoardFrame | BoardReply | None:
-        body, star, crc = line.rpartition(b"*")
-        if not star or len(crc) != 8:
+        body = checked_body(line)
+        if body is None:
             return None
         try:
-            if int(crc, 16) != binascii.crc32(body):
-                return None
             if body.startswith(b"#"):
                 return BoardReply(body[1:].decode())
             parts = body.split(b",")

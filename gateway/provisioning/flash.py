@@ -18,10 +18,10 @@ from edge.protocol.roles import Role
 from gateway.provisioning import cloud_init
 from gateway.provisioning.broker_config import reload_running_broker, write_broker_credentials
 from gateway.provisioning.cloud_init import Firmware, FirstBoot, NodeFile
-from gateway.provisioning.provision import ProvisioningError, add_node
+from gateway.provisioning.provision import SERVICE_PIN_HASH, ProvisioningError, add_node
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
-from hw.boards import BOARDS
+from hw.boards import BOARDS, CONSOLE_PORT
 
 SOURCE = Path(__file__).resolve().parents[2]
 UNIT_TEMPLATE = SOURCE / "deploy" / "systemd" / "storenode.service"
@@ -30,7 +30,7 @@ CONFIG_BEGIN = "# storeedge (make flash): begin"
 CONFIG_END = "# storeedge (make flash): end"
 # The UART is the technicians' console, so the kernel's login console leaves it.
 _SERIAL_CONSOLES = ("console=serial0", "console=ttyAMA0", "console=ttyS0")
-_SECRETS = ("device.key", "mqtt.pass")
+_SECRETS = ("device.key", "mqtt.pass", SERVICE_PIN_HASH)
 
 
 def _flashed_node(boot: Path) -> str | None:
@@ -169,6 +169,7 @@ def flash_node(
             backend=backend,
             shelf=shelf,
             hardware=board.hardware if backend == board.backend else {},
+            console=CONSOLE_PORT,
         )
         report.append(update_broker(site))
         directory = site.node_dir(node)

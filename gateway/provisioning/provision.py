@@ -2,6 +2,7 @@
 and a node id already bound to another key is refused unless forced."""
 
 import re
+import secrets
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,12 +22,14 @@ from edge.protocol.keys import (
     write_secret_file,
 )
 from edge.protocol.roles import DEVICE_ROLES, Role
+from edge.runtime.service_mode import PIN_DIGITS, hash_pin, is_pin
 from gateway.config import UpstreamBridge, load_gateway_config
 from gateway.provisioning.passwords import mosquitto_hash, new_password
 from gateway.provisioning.site import DASHBOARD, Site, StoreKit
 from gateway.registry import Device, Registry, load_registry, save_registry
 
 _ID = re.compile(r"[a-z0-9-]{1,64}")
+SERVICE_PIN_HASH = "service-pin.hash"
 
 
 class ProvisioningError(Exception):
@@ -133,10 +136,12 @@ def add_node(
     backend: str = "sim",
     shelf: str | None = None,
     hardware: Mapping[str, object] | None = None,
+    console: str | None = None,
 ) -> list[str]:
-    """Give a node its key and broker credential, register it, and write its config directory.
-    A shelf node's shelf is named after it; a camera watches `shelf` (by default also its own id).
-    `hardware`: more of node.toml's [hardware] table for the backend (a board's port or pins)."""
+    """Give a node its key, broker credential and service PIN, register it, and write its
+    config directory. A shelf node's shelf is named after it; a camera watches `shelf` (by
+    default also its own id). `hardware`: more of node.toml's [hardware] table for the
+    backend (a board's port or pins); `console`: the diagnostics console's serial port."""
     _check_id("node id", node)
     _check_id("hardware backend", backend)
     if shelf is not None:
@@ -157,7 +162,7 @@ def add_node(
     if existing is not None and existing.role != role and not force:
         raise ProvisioningError(f"{node} is registered as {existing.role}; --force to re-provision it as {role}")
     if force and key_path.exists():
-        for path in (key_path, public_path(key_path), directory / "mqtt.pass"):
+        for path in (key_path, public_path(key_path), directory / "mqtt.pass", site.service_pin(node)):
             path.unlink(missing_ok=True)
     if existing is not None and not force:
         if not key_path.exists():
@@ -178,6 +183,7 @@ def add_node(
     write_public(public_path(key_path), bytes(verify_key))
     registry.add(Device(node, role, verify_key, password_hash))
     save_registry(site.registry, registry)
+    _ensure_service_pin(site, node)
     for source in (public_path(site.gateway_key), site.upstream_sign_public, site.upstream_seal_public):
         shutil.copyfile(source, directory / source.name)
     _write_toml(
@@ -200,12 +206,36 @@ def add_node(
             },
             "gateway": {"id": gateway.id},
             "hardware": {"backend": backend, **(hardware or {})},
+            **({"console": {"port": console, "pin_hash": SERVICE_PIN_HASH}} if console else {}),
             **({"shelf": {"id": node, "lanes": [0, 1, 2, 3]}} if role is Role.SHELF else {}),
             **({"camera": {"shelf": shelf or node, "lanes": [0, 1, 2, 3]}} if role is Role.CAMERA else {}),
             **({"gate": {"name": node}} if role is Role.GATE else {}),
         },
     )
     return [f"{node:14} {role:7} {'new' if new_key else 'kept'} {fingerprint(bytes(verify_key))}  {directory}"]
+
+
+def _ensure_service_pin(site: Site, node: str) -> None:
+    """The node's service PIN, kept on the site (0600) for its technicians, and its Argon2id
+    hash in the node's directory, which is all the node gets. Made once; kept after."""
+    pin_file, hash_file = site.service_pin(node), site.node_dir(node) / SERVICE_PIN_HASH
+    if pin_file.exists() and is_pin(pin_file.read_text().strip()):
+        if hash_file.exists():
+            return
+        pin = pin_file.read_text().strip()
+    else:
+        pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+        write_secret_file(pin_file, pin)
+    write_secret_file(hash_file, hash_pin(pin).decode())
+
+
+def service_pin(site: Site, node: str) -> str:
+    """The node's service PIN, for a technician's work order."""
+    _check_id("node id", node)
+    try:
+        return site.service_pin(node).read_text().strip()
+    except FileNotFoundError:
+        raise ProvisioningError(f"{node} has no service PIN on this site; `storeprov add-node` makes one") from None
 
 
 def decommission_node(site: Site, node: str) -> list[str]:
@@ -224,7 +254,8 @@ def decommission_node(site: Site, node: str) -> list[str]:
     directory = site.node_dir(node)
     if directory.exists():
         shutil.rmtree(directory)
+    site.service_pin(node).unlink(missing_ok=True)
     return [f"{node:14} {device.role:7} revoked {device.fingerprint}; its key and password deleted from {site.root}"]
 
 
-__all__ = ["ConfigError", "ProvisioningError", "add_node", "decommission_node", "init_site"]
+__all__ = ["ConfigError", "ProvisioningError", "add_node", "decommission_node", "init_site", "service_pin"]

@@ -49,6 +49,10 @@ class Site:
     def broker(self) -> Path:
         return self.root / "broker"
 
+    def service_pin(self, node: str) -> Path:
+        """A node's service PIN for its technicians; only its hash goes to the node."""
+        return self.keys / "service-pins" / f"{node}.pin"
+
     def node_dir(self, node: str) -> Path:
         return self.root / "nodes" / node
 

@@ -2,8 +2,8 @@
 
 `make flash` reads these to write a device's first boot: the hardware backend and pins for
 its node.toml, the Debian packages and the package extra it installs, the groups its
-service user needs, the firmware settings (config.txt) and the udev names of its USB
-devices. docs/hardware.md shows the wiring each one assumes.
+service user needs (dialout for every one: the console's UART), the firmware settings
+(config.txt) and the udev names of its USB devices. docs/hardware.md shows the wiring each one assumes.
 """
 
 from dataclasses import dataclass, field
@@ -13,6 +13,9 @@ from edge.protocol.roles import Role
 # MicroPython's USB CDC on an RP2040 (Raspberry Pi's vendor id, MicroPython's product id).
 VENDOR, PRODUCT = "2e8a", "0005"
 SHELF_MCU_PORT = "/dev/shelf-mcu"
+# The technicians' console: the UART on header pins 8 (TX) and 10 (RX), whichever UART the
+# Pi model routes there (serial0 always names it).
+CONSOLE_PORT = "/dev/serial0"
 _SHELF_MCU_RULE = (
     f'SUBSYSTEM=="tty", ATTRS{{idVendor}}=="{VENDOR}", ATTRS{{idProduct}}=="{PRODUCT}", '
     f'SYMLINK+="{SHELF_MCU_PORT.removeprefix("/dev/")}", GROUP="dialout", MODE="0660"'
@@ -51,7 +54,7 @@ BOARDS: dict[Role, Board] = {
         backend="picamera2",
         apt_packages=(*_BASE_PACKAGES, "python3-picamera2"),
         extra="camera",
-        groups=("video",),
+        groups=("video", "dialout"),
         config_txt=(*_UART, "camera_auto_detect=1"),
     ),
     Role.GATE: Board(
