@@ -11,7 +11,9 @@ until it is stopped.
 import contextlib
 import logging
 import threading
+import time
 
+from edge.camera.diag import FrameTimes, camera_commands
 from edge.camera.interaction import Reach
 from edge.camera.model import DEFAULT_MODEL, HandLaneModel
 from edge.camera.pipeline import CameraPipeline
@@ -46,6 +48,8 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
     model_path = resolve(node.base, camera.model) if camera.model else DEFAULT_MODEL
     pipeline = CameraPipeline(camera, HandLaneModel(model_path, len(camera.lanes), camera.threads))
     source = open_source(node.config, node.base)
+    times = FrameTimes()
+    node.diag.add(*camera_commands(node, camera, pipeline, times))
 
     def seen(t_ms: int, people: list[Person]) -> None:
         pipeline.see(t_ms, people)
@@ -66,7 +70,10 @@ def run_camera(node: Node, stopping: threading.Event) -> None:
                 break
             node.counters["frames"] += 1
             last_t = frame.t_ms
-            for reach in pipeline.lanes(frame.t_ms, frame.image):
+            started = time.monotonic()
+            reaches = pipeline.lanes(frame.t_ms, frame.image)
+            times.add(started, (time.monotonic() - started) * 1000)
+            for reach in reaches:
                 node.emit(interaction(camera.shelf, reach))
             if frame.t_ms >= next_presence:
                 presence.offer(frame)

@@ -67,6 +67,7 @@ class CameraPipeline:
         self._reach_mm = camera.reach_mm
         self._reachers: dict[int, tuple[int, int]] = {}
         self._reachers_t: int | None = None  # the frame they were seen in
+        self.last_scores: list[LaneScores] = []  # the latest frame's, for the console's `read`
 
     def crop(self, image: np.ndarray) -> np.ndarray:
         """Each lane's region scaled to the model's input, in the order of the lanes."""
@@ -79,6 +80,7 @@ class CameraPipeline:
             LaneScores(lane, empty, hand, item)
             for lane, (empty, hand, item) in zip(self._lanes, scores.tolist(), strict=True)
         ]
+        self.last_scores = lane_scores
         seen_t = self._reachers_t
         fresh = seen_t is not None and abs(t_ms - seen_t) <= STALE_MS
         return self._tracker.add(t_ms, lane_scores, self._reachers if fresh else {})
@@ -95,6 +97,11 @@ class CameraPipeline:
         answering must not pin later reaches on whoever stood there then."""
         self._reachers = reachers(self._lane_floor, people, self._reach_mm)
         self._reachers_t = t_ms
+
+    @property
+    def reaching(self) -> dict[int, tuple[int, int]]:
+        """Each lane's nearest person within reach, as last seen."""
+        return self._reachers
 
     @property
     def stuck(self) -> list[int]:

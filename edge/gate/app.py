@@ -21,6 +21,7 @@ from typing import Any
 
 from nacl.public import PublicKey
 
+from edge.gate.diag import RelayTest, gate_commands
 from edge.gate.io import GateIo, open_gate_io
 from edge.gate.palm import PalmEncoder
 from edge.gate.palm_sensor import PalmCapture
@@ -56,6 +57,7 @@ class GateApp:
         self._passage = PassageDecoder()
         node.on_command("open", inbox.put)
         node.on_command("deny", inbox.put)
+        node.diag.add(*gate_commands(self))
 
     def run(self, stopping: threading.Event) -> None:
         watchdog = open_watchdog(self.config.watchdog)
@@ -106,6 +108,10 @@ class GateApp:
                 return self._credential(t, lambda req: Qr(**UNSTAMPED, req=req, token=token))
             case PalmCapture():
                 return self._palm(item)
+            case RelayTest(taken=taken):
+                out = self.turnstile.relay_test(now)
+                taken.set_result(bool(out))
+                return out
         raise TypeError(f"the gate cannot handle {item!r}")
 
     def _palm(self, captured: PalmCapture) -> list[Output]:

@@ -62,6 +62,10 @@ class GatePins:
     def relay(self, energised: bool) -> None:
         self._relay.value = energised
 
+    @property
+    def relay_energised(self) -> bool:
+        return bool(self._relay.value)
+
     def active(self, name: InputName) -> bool:
         return bool(self._inputs[name].is_active)
 

@@ -134,6 +134,15 @@ class Turnstile:
             self._blocked_since = None
         return self.tick(t)
 
+    def relay_test(self, t: int) -> list[Output]:
+        """A technician's test pulse: the barrier is released for pulse_ms with no grant (a
+        person passing meanwhile is a forced entry). Only an idle gate takes it."""
+        if self.phase is not Phase.IDLE or self._pulse_until is not None:
+            return []
+        self._pulse_until = t + self.config.pulse_ms
+        self._count("relay_tests")
+        return [Relay(energised(True, self.config.fail_mode))]
+
     def fire_alarm(self, t: int, active: bool) -> list[Output]:
         if active and self.phase is not Phase.FREE:
             self._forget_pending()
