@@ -3,6 +3,7 @@ and helpers that run the gateway and simulated nodes as real processes."""
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -12,16 +13,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import serial
 
+from edge.diag.link import ConsoleLink
 from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic, upstream_link_topic
 from gateway.provisioning.site import DASHBOARD, Site
 from hw.sim.broker import MosquittoBroker, UpstreamMosquitto, find_mosquitto, free_port
+from hw.sim.mcu_board import SimMcuBoard
+from hw.sim.null_modem import NullModem
 from hw.sim.pty_port import PtyPort
 from hw.sim.site import build_site, upstream_home_of
 
@@ -53,6 +59,7 @@ class Store:
         self.upstream: subprocess.Popen[bytes] | None = None
         self.processes: list[subprocess.Popen[bytes]] = []
         self.gateway: subprocess.Popen[bytes] | None = None
+        self.modems: list[NullModem] = []
 
     @property
     def journal_path(self) -> Path:
@@ -124,6 +131,22 @@ class Store:
             *extra,
         )
 
+    def start_with_console(self, node: str, hardware: str = 'backend = "sim"') -> "ConsoleNode":
+        """Start `storenode run` for a node whose console is one end of a null-modem cable;
+        `hardware`: its [hardware] table's lines."""
+        modem = NullModem(self.root / f"{node}.uart", self.root / f"{node}.laptop").plug()
+        self.modems.append(modem)
+        config = self.node_config(node)
+        text = config.read_text().replace('backend = "sim"', hardware, 1)
+        config.write_text(text + f'\n[console]\nport = "{modem.a.link}"\n')
+        process = self.spawn(node, "-m", "edge.runtime.cli", "--config", str(config), "run")
+        pin = self.site.service_pin(node).read_text().strip()
+        console = ConsoleNode(self, node, modem, process, pin)
+        wait_until(lambda: b"console on" in console.log(), 30, f"{node}'s console")
+        link = console.link()
+        wait_until(lambda: any(r["command"] == "read" for r in link.ask(["help"])), 30, f"{node}'s app's commands")
+        return console
+
     def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         if not self.journal_path.exists():
             return []
@@ -176,8 +199,43 @@ class Store:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for modem in self.modems:
+            modem.close()
         self.broker.stop()
         self.upstream_broker.stop()
+
+
+@dataclass
+class ConsoleNode:
+    """A running node and the laptop end of the cable to its console."""
+
+    store: Store
+    node: str
+    modem: NullModem
+    process: subprocess.Popen[bytes]
+    pin: str
+
+    @property
+    def laptop(self) -> Path:
+        return self.modem.b.link
+
+    def log(self) -> bytes:
+        path = self.store.root / f"{self.node}.log"
+        return path.read_bytes() if path.exists() else b""
+
+    def link(self, timeout_s: float = 3.0) -> ConsoleLink:
+        return ConsoleLink(serial.Serial(str(self.laptop), 115200, timeout=0.05), timeout_s)
+
+    def storediag(self, *args: str, pin: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "STOREDIAG_PIN": pin or ""}
+        return subprocess.run(
+            [sys.executable, "-m", "edge.diag.cli", "--port", str(self.laptop), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
 
 
 MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
@@ -220,6 +278,27 @@ class FirmwareBoard:
             self._process.wait()
             self._process = None
         self._port.unplug()
+
+
+class BenchLoads:
+    """What lies on a simulated shelf board's channels, in raw counts, as on a technician's
+    bench: still, with an HX711's noise. A test moves weights on and off by changing counts."""
+
+    def __init__(self, counts: list[int], noise: float = 60) -> None:
+        self.counts = list(counts)
+        self.noise = noise
+        self._rng = random.Random(3)
+
+    def __call__(self, t: float) -> list[int | None]:
+        return [c + round(self._rng.gauss(0, self.noise)) for c in self.counts]
+
+
+@pytest.fixture
+def bench_board(tmp_path: Path) -> Iterator[tuple[SimMcuBoard, BenchLoads]]:
+    loads = BenchLoads(FIRMWARE_BASE)
+    board = SimMcuBoard(tmp_path / "shelf-mcu", loads).plug()
+    yield board, loads
+    board.unplug()
 
 
 @pytest.fixture

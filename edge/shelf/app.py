@@ -54,15 +54,19 @@ class ShelfApp:
             log.warning("lanes %s are not calibrated; their samples are ignored until they are", uncalibrated)
         self.node.counters["lanes_uncalibrated"] = len(uncalibrated)
 
-    def calibrate(self, lanes: dict[int, LaneCalibration], offsets: dict[int, int]) -> None:
-        """Take a technician's new calibration (and tares of lanes not yet calibrated): saved
-        first, so that what the console reports done survives a crash. Runs on the loop."""
+    def calibrate(self, lanes: dict[int, LaneCalibration], offsets: dict[int, int], done: str) -> None:
+        """Take a technician's new calibration (`done`: tared or calibrated), and zeros of
+        lanes not yet calibrated: saved first, so that what the console reports done survives
+        a crash. Runs on the loop."""
         if lanes:
             self._store.save({**self._store.load(), **lanes})
             self.calibration.update(lanes)
         self.pending_offsets.update(offsets)
-        for lane in lanes:
+        for lane, calibration in sorted(lanes.items()):
             self.pending_offsets.pop(lane, None)
+            log.info("lane %d %s: zero %d, %.1f counts/g", lane, done, calibration.offset, calibration.counts_per_g)
+        for lane, offset in sorted(offsets.items()):
+            log.info("lane %d tared: zero %d, not calibrated yet", lane, offset)
         self.detector.restart(sorted(lanes))
         self._count_uncalibrated()
 

@@ -81,7 +81,7 @@ def shelf_commands(app: "ShelfApp") -> list[DiagCommand]:
                     tared[lane] = tare(current, readings[lane])
         except CalibrationError as error:
             raise DiagError(ErrorCode.FAILED, f"lane {lane}: {error}; nothing was changed") from None
-        app.desk.call(lambda: app.calibrate(tared, offsets), timeout_s=5)
+        app.desk.call(lambda: app.calibrate(tared, offsets, "tared"), timeout_s=5)
         for lane in lanes:
             if lane in tared:
                 moved = app.calibration[lane].weight_mg(tared[lane].offset) if lane in app.calibration else 0
@@ -103,7 +103,7 @@ def shelf_commands(app: "ShelfApp") -> list[DiagCommand]:
             new = span(base, readings, known_mg, app.node.now())
         except CalibrationError as error:
             raise DiagError(ErrorCode.FAILED, f"lane {lane}: {error}; nothing was changed") from None
-        app.desk.call(lambda: app.calibrate({lane: new}, {}), timeout_s=5)
+        app.desk.call(lambda: app.calibrate({lane: new}, {}, "calibrated"), timeout_s=5)
         middle = sorted(readings)[len(readings) // 2]
         yield {
             "lane": lane,
