@@ -131,3 +131,25 @@ def test_fail_safe_wires_the_relay_the_other_way_round() -> None:
     assert gate.start() == [Relay(True)]  # held energised (locked) while the controller lives
     gate.credential(0, "r1")
     assert gate.open(10, "r1")[0] == Relay(False)
+
+
+def test_a_relay_test_pulses_an_idle_gate_without_granting_anything() -> None:
+    gate = Turnstile(CONFIG)
+    gate.start()
+    assert gate.relay_test(1_000) == [RELEASE]
+    assert gate.relay_test(1_100) == [], "one pulse at a time"
+    assert gate.next_wakeup() == 1_400
+    assert gate.tick(1_400) == [LOCK]
+    assert gate.phase is Phase.IDLE
+    assert gate.passage(1_500, "in") == [Crossing("in", 1_500, None), Alarm("door_forced", 1_500)]
+    assert gate.counters["relay_tests"] == 1
+
+
+def test_a_relay_test_waits_for_a_shopper_being_served() -> None:
+    gate = Turnstile(CONFIG)
+    gate.credential(0, "r1")
+    assert gate.relay_test(100) == []
+    gate.open(200, "r1")
+    assert gate.relay_test(300) == []
+    gate.fire_alarm(400, True)
+    assert gate.relay_test(500) == []
