@@ -9,7 +9,7 @@ UPSTREAM ?= var/upstream
 STORE ?= demo
 BIND ?= 127.0.0.1
 
-.PHONY: help install test demo bench lint keys broker-config flash decommission train-camera mosquitto mosquitto-optional cloud-init clean
+.PHONY: help install test demo bench lint keys broker-config flash decommission train-camera mosquitto mosquitto-optional cloud-init tmux clean
 
 help:
 	@echo "make demo           run a simulated store (embedded broker, nodes, gateway)"
@@ -58,7 +58,11 @@ mosquitto-optional:
 cloud-init:
 	@command -v cloud-init >/dev/null || { $(call apt_or_explain,cloud-init,cloud-init (its schema validator)); }
 
-test: install mosquitto cloud-init
+# storediag's shell is driven in a real terminal by the tests.
+tmux:
+	@command -v tmux >/dev/null || { $(call apt_or_explain,tmux,tmux (a terminal the shell test drives)); }
+
+test: install mosquitto cloud-init tmux
 	$(BIN)/python -m pytest -q
 
 demo: install mosquitto-optional

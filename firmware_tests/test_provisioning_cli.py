@@ -191,3 +191,15 @@ def test_flash_mcu_names_a_missing_port(tmp_path: Path, capsys: pytest.CaptureFi
     code, out, err = run(capsys, "flash-mcu", "--port", str(tmp_path / "ttyACM9"))
     assert code == 2
     assert "does not exist: is the board plugged in" in err
+
+
+def test_service_pin_shows_the_pin_a_node_was_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = str(tmp_path / "site")
+    assert run(capsys, "--site", site, "init", "--store", "s", "--upstream-kit", kit(tmp_path))[0] == 0
+    code, out, err = run(capsys, "--site", site, "add-node", "shelf-01", "shelf")
+    assert code == 0, err
+    assert (Site(Path(site)).service_pin("shelf-01").read_text().strip()) not in out, "add-node does not print it"
+    code, out, err = run(capsys, "--site", site, "service-pin", "shelf-01")
+    assert code == 0 and out.strip() == Site(Path(site)).service_pin("shelf-01").read_text().strip()
+    code, out, err = run(capsys, "--site", site, "service-pin", "shelf-99")
+    assert code == 2 and "no service PIN" in err

@@ -19,12 +19,13 @@ from edge.protocol.keys import (
 )
 from edge.protocol.roles import Role
 from edge.runtime.config import load_node_config
+from edge.runtime.service_mode import pin_matches
 from firmware_tests.conftest import Store, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.config import load_gateway_config
 from gateway.provisioning.flash import update_broker
 from gateway.provisioning.passwords import matches
-from gateway.provisioning.provision import ProvisioningError, add_node, decommission_node, init_site
+from gateway.provisioning.provision import ProvisioningError, add_node, decommission_node, init_site, service_pin
 from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
 from upstream.home import UpstreamHome
@@ -305,3 +306,42 @@ def test_a_decommissioned_node_is_refused_by_the_gateway_and_then_by_the_broker(
     time.sleep(3)  # three health intervals
     assert store.rejects()["unknown_device"] == refused
     assert len(store.query("SELECT id FROM journal WHERE dev='shelf-01'")) == journaled
+
+
+def test_a_node_gets_a_service_pin_and_only_its_hash_goes_to_the_node(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF)
+    pin = service_pin(site, "n1")
+    assert len(pin) == 8 and pin.isdigit()
+    assert mode(site.service_pin("n1")) == 0o600
+    stored = site.node_dir("n1") / "service-pin.hash"
+    assert mode(stored) == 0o600 and pin_matches(stored.read_bytes().strip(), pin)
+    assert not any(pin in path.read_text() for path in site.node_dir("n1").iterdir() if path.is_file())
+    add_node(site, "n1", Role.SHELF)
+    assert service_pin(site, "n1") == pin, "kept when the node is added again"
+    add_node(site, "n2", Role.SHELF)
+    assert service_pin(site, "n2") != pin, "each device has its own (10^-8 odds of a coincidence)"
+
+
+def test_forcing_a_node_anew_gives_it_a_new_pin_and_decommissioning_drops_it(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.GATE)
+    old = service_pin(site, "n1")
+    add_node(site, "n1", Role.GATE, force=True)
+    new = service_pin(site, "n1")
+    stored = (site.node_dir("n1") / "service-pin.hash").read_bytes().strip()
+    assert new != old and pin_matches(stored, new) and not pin_matches(stored, old)
+    decommission_node(site, "n1")
+    assert not site.service_pin("n1").exists()
+    with pytest.raises(ProvisioningError):
+        service_pin(site, "n1")
+
+
+def test_a_console_port_goes_into_node_toml(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "n1", Role.SHELF, console="/dev/serial0")
+    config, base = load_node_config(site.node_dir("n1") / "node.toml")
+    assert config.console is not None and config.console.port == "/dev/serial0"
+    assert (base / config.console.pin_hash).exists()
+    add_node(site, "n2", Role.SHELF)
+    assert load_node_config(site.node_dir("n2") / "node.toml")[0].console is None
