@@ -5,21 +5,37 @@ receipts stand beside the world's ground truth."""
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_demo(root: Path, *extra: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "hw.sim.demo", "--root", str(root), *extra],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    return done.stdout
+def run_demo(root: Path, *extra: str, technician: list[str] | None = None) -> tuple[str, str]:
+    """The demo's output; with `technician`, what storediag answers on shelf-01's console
+    while the store is open."""
+    out_path, err_path = root.with_name("demo.out"), root.with_name("demo.err")
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
+        command = [sys.executable, "-m", "hw.sim.demo", "--root", str(root), *extra]
+        demo = subprocess.Popen(command, cwd=REPO, stdout=out_file, stderr=err_file)
+    answer = ""
+    if technician is not None:
+        port = root / "consoles" / "shelf-01"
+        deadline = time.monotonic() + 120
+        while not answer and time.monotonic() < deadline and demo.poll() is None:
+            time.sleep(2)
+            asked = subprocess.run(
+                [sys.executable, "-m", "edge.diag.cli", "--port", str(port), *technician],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            answer = asked.stdout if asked.returncode == 0 else ""
+    demo.wait(timeout=300)
+    out, err = out_path.read_text(), err_path.read_text()
+    assert demo.returncode == 0, out[-3000:] + err[-2000:]
+    return out, answer
 
 
 def receipts_beside_truth(output: str) -> dict[str, tuple[str, str]]:
@@ -35,8 +51,10 @@ def receipts_beside_truth(output: str) -> dict[str, tuple[str, str]]:
 
 
 def test_the_whole_store_on_mosquitto_survives_a_gateway_crash_and_sends_every_receipt(tmp_path: Path) -> None:
-    output = run_demo(tmp_path / "demo", "--shoppers", "3", "--seed", "4")
+    output, answer = run_demo(tmp_path / "demo", "--shoppers", "3", "--seed", "4", technician=["read"])
     assert "broker: mosquitto on 127.0.0.1:" in output
+    assert "a technician's view: .venv/bin/storediag --port" in output
+    assert answer.splitlines()[0].split()[:2] == ["lane", "raw"], "shelf-01's console answered during the demo"
     assert "gateway killed with SIGKILL" in output and "gateway restarted" in output
     assert "lost 0, journaled twice 0" in output
     for node in ("shelf-01", "shelf-05", "camera-01", "camera-05", "gate-01"):
@@ -55,7 +73,7 @@ def test_the_whole_store_on_mosquitto_survives_a_gateway_crash_and_sends_every_r
 
 
 def test_the_whole_store_falls_back_to_amqtt_and_still_issues_receipts(tmp_path: Path) -> None:
-    output = run_demo(tmp_path / "demo", "--shoppers", "2", "--amqtt")
+    output, _ = run_demo(tmp_path / "demo", "--shoppers", "2", "--amqtt")
     assert "broker: amqtt on 127.0.0.1:" in output
     assert "lost 0, journaled twice 0" in output
     assert "gateway killed" not in output, "amqtt keeps no queue for an offline gateway: no crash on it"

@@ -13,7 +13,9 @@ behind the store broker's bridge all run as they would in a store.
 
 While it runs, it shows the sessions and their carts as the gateway's fusion sees them (the
 demo replays the gateway's journal as it grows), kills the gateway with SIGKILL part-way and
-restarts it. At the end, each receipt beside the world's ground truth, and the accuracy.
+restarts it. Every node's diagnostics console is on a simulated cable whose other end,
+var/demo/consoles/NODE, `storediag` opens as a technician would. At the end, each receipt
+beside the world's ground truth, and the accuracy.
 """
 
 import argparse
@@ -42,6 +44,7 @@ from gateway.layout import SMALL_STORE, StoreLayout, load_layout
 from gateway.provisioning.site import DASHBOARD, Site
 from hw.sim.broker import AmqttBroker, MosquittoBroker, UpstreamMosquitto, find_mosquitto, free_port, start_broker
 from hw.sim.camera_source import reference_floor_mm
+from hw.sim.null_modem import NullModem
 from hw.sim.site import build_site, upstream_home_of
 from hw.sim.world.drives import CameraDrive, Drive, build_drives, reference_view, save_drive
 from hw.sim.world.plan import Visit
@@ -76,9 +79,10 @@ def nodes_of(layout: StoreLayout) -> list[tuple[str, Role]]:
     )
 
 
-def configure_nodes(site: Site, layout: StoreLayout, drives: dict[str, Drive]) -> None:
+def configure_nodes(site: Site, layout: StoreLayout, drives: dict[str, Drive], consoles: Path) -> None:
     """Each node's drive file beside its config, named in [hardware]; a camera's floor marks
-    where its shelf stands on the store floor."""
+    where its shelf stands on the store floor; its console on the node's end of a simulated
+    cable in `consoles` (NODE.uart; the technician's end is NODE)."""
     for seed, (node, _) in enumerate(nodes_of(layout), start=1):
         folder = site.node_dir(node)
         save_drive(folder / "drive.json", drives[node])
@@ -86,6 +90,7 @@ def configure_nodes(site: Site, layout: StoreLayout, drives: dict[str, Drive]) -
         config = tomllib.loads(path.read_text())
         config["hardware"] = {"backend": "sim", "seed": seed, "drive": "drive.json"}
         config["health"] = {"interval_s": 5}
+        config["console"] = {"port": str((consoles / f"{node}.uart").resolve())}
         drive = drives[node]
         if isinstance(drive, CameraDrive):
             view = reference_view(layout.shelf_by_id[drive.shelf])
@@ -214,7 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     wall0 = wall_ms() + LEAD_MS
     key = load_signing_key(home.sign_key)
     drives = build_drives(layout, visits, resolved, start_ms, wall0, key, random.Random(args.seed))
-    configure_nodes(site, layout, drives)
+    consoles = args.root / "consoles"
+    consoles.mkdir()
+    configure_nodes(site, layout, drives, consoles)
+    modems = [NullModem(consoles / f"{node}.uart", consoles / node).plug() for node, _ in nodes_of(layout)]
+    technician = f".venv/bin/storediag --port {consoles / layout.shelves[0].shelf} watch read"
     last_out = max(p.left_ms for v in visits for p in v.people) - start_ms
 
     binary = None if args.amqtt else find_mosquitto()
@@ -263,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 note += "   gateway restarted: it replays its journal and catches up"
             watch.poll()
             issued = watch.receipts()
-            show(live_view(watch, issued, visits, start_ms + elapsed, note))
+            show(live_view(watch, issued, visits, start_ms + elapsed, note) + f"\n\na technician's view: {technician}")
             if elapsed > last_out and len(issued) >= len(resolved.receipts):
                 break
             time.sleep(1)
@@ -273,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         watch.poll()
     finally:
         stop(processes)
+        for modem in modems:
+            modem.close()
         broker.stop()
         if upstream_broker is not None:
             upstream_broker.stop()
