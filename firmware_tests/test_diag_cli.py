@@ -131,3 +131,13 @@ def _capture(session: str) -> str:
 def _keys(session: str, text: str) -> None:
     subprocess.run(["tmux", "send-keys", "-t", session, "-l", text], check=True)
     subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+
+
+def test_reboot_restarts_the_node_as_its_next_boot(shelf: ConsoleNode) -> None:
+    done = shelf.storediag("reboot", pin=shelf.pin)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[2].split() == ["next_boot", "2"]
+    wait_until(lambda: shelf.log().count(b"console on") == 2, 30, "the console after the restart")
+    status = shelf.storediag("status")
+    assert status.returncode == 0 and status.stdout.splitlines()[4].split() == ["boot", "2"]
+    assert shelf.process.poll() is None, "the same process carries on"

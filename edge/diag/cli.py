@@ -10,6 +10,7 @@ Exit status: 0 done, 1 refused by the node, 2 usage or port trouble, 3 nothing a
 """
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
@@ -51,7 +52,9 @@ def run_serviced(target: Target, words: list[str]) -> list[Record]:
     try:
         return target.ask(words)
     finally:
-        target.ask(["service", "end"])
+        # Best effort: a node that reboots, or a cable pulled, ends service mode by itself.
+        with contextlib.suppress(NoAnswer, Refused):
+            target.ask(["service", "end"])
 
 
 def _watch_args(words: list[str]) -> argparse.Namespace:

@@ -62,7 +62,7 @@ def gate_commands(app: "GateApp") -> list[DiagCommand]:
                 "outer": "blocked" if pins.active("outer") else "clear",
                 "inner": "blocked" if pins.active("inner") else "clear",
                 "fire": "alarm" if pins.active("fire") else "normal",
-                "qr": "none" if qr is None else "missing" if qr.stats.missing and not qr.stats.scans else "ok",
+                "qr": "none" if qr is None else "ok" if qr.connected else "missing",
                 "palm": "sim" if app.io.lane is not None else "none",
             }
         ]

@@ -41,6 +41,7 @@ class QrReader:
         baud: int = 9600,
     ) -> None:
         self.stats = QrStats()
+        self.connected = False  # the scanner's port is open now
         self._deliver = deliver
         self._port = port
         self._clock = clock
@@ -61,9 +62,11 @@ class QrReader:
         while not self._stop.is_set():
             try:
                 with serial.Serial(self._port, self._baud, timeout=0.1) as port:
+                    self.connected = True
                     self._read(port)
             except (serial.SerialException, OSError):
                 self.stats.missing += 1
+            self.connected = False
             self._stop.wait(self._reopen_s)
 
     def _read(self, port: serial.Serial) -> None:
