@@ -17,6 +17,9 @@ def test_lines_without_a_checksum_or_with_a_short_one_do_not_check_out() -> None
     assert checked_body(b"status") is None
     assert checked_body(b"status*1234") is None
     assert checked_body(b"status*zzzzzzzz") is None
+    body, crc = seal_line(b"tare 1").rstrip(b"\n").split(b"*")
+    assert crc != crc.upper() and checked_body(body + b"*" + crc.upper()) is None, "lower-case hex only"
+    assert checked_body(b"status*+0000000") is None
 
 
 def test_lines_split_anywhere_come_out_whole_and_carriage_returns_go() -> None:

@@ -72,7 +72,7 @@ def test_garbage_and_a_command_typed_in_pieces(shelf: ConsoleNode) -> None:
     wire.send(b"\x00\x1b[A\xff\n")
     wire.send(b"sta")
     time.sleep(0.5)
-    wire.send(b"tus\r\n")
+    wire.send(b"tus\r")  # Enter in most terminal programs
     replies = wire.everything(2)
     refused = [r for r in replies if r.kind == "err"]
     assert refused and all(r.code in ("bad_line", "bad_crc", "unknown_command", "line_too_long") for r in refused)
@@ -87,8 +87,10 @@ def test_an_overlong_line_is_refused_once_and_the_next_one_works(shelf: ConsoleN
     wire.send(b"x" * 5000)
     wire.send(b"y" * 5000 + b"\n")
     assert wire.replies("@")[-1].code == "line_too_long"
-    wire.send(b"@ab key\n")
+    wire.send(encode_request("@ab", ["key"]))
     assert wire.replies("@ab")[-1].kind == "ok"
+    wire.send(b"@ac key\n")
+    assert wire.replies("@ac")[-1].code == "bad_crc", "a tagged request without its checksum"
 
 
 def test_line_noise_both_ways_never_gives_a_wrong_answer(shelf: ConsoleNode) -> None:

@@ -90,6 +90,16 @@ def test_a_retry_with_the_same_tag_is_answered_again_not_run_again(session: Cons
     assert shelf.tares == 3, "the same tag with another line is a new request too"
 
 
+def test_a_stray_line_between_a_request_and_its_retry_does_not_make_it_run_twice(
+    session: ConsoleSession, shelf: Shelf
+) -> None:
+    ask(session, "@1", "service", PIN)
+    first = ask(session, "@2", "tare", "1")
+    list(session.handle(b"xq", 0))  # noise, ended by the retry's leading newline
+    assert ask(session, "@2", "tare", "1") == first
+    assert shelf.tares == 1
+
+
 def test_untagged_requests_always_run(session: ConsoleSession, shelf: Shelf) -> None:
     ask(session, "@1", "service", PIN)
     for _ in range(2):

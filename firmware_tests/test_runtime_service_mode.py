@@ -63,6 +63,15 @@ def test_guessing_locks_the_console_and_a_lock_refuses_even_the_right_pin() -> N
     assert mode.active(2 + LOCK_MS)
 
 
+def test_each_attempt_is_recorded_before_the_pin_is_checked() -> None:
+    kept: list[int] = []
+    mode = ServiceMode(lambda pin: kept.append(-1) is None and pin == PIN, record=kept.append)
+    mode.started(0)
+    _refused(mode, "00000000", 0)
+    mode.enter(PIN, 1)
+    assert kept == [1, -1, 2, -1, 0], "count saved, PIN checked; then the right one resets it"
+
+
 def test_a_pin_that_is_not_eight_digits_is_a_wrong_pin_without_being_checked() -> None:
     checked: list[str] = []
     mode = ServiceMode(lambda pin: checked.append(pin) is None and False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from edge.camera.pipeline import CameraPipeline
 from edge.protocol.diag import DiagError, ErrorCode, Record
 from edge.runtime.config import CameraConfig
-from edge.runtime.diag import DiagCommand
+from edge.runtime.diag import DiagCommand, no_args
 from edge.runtime.node import Node
 
 WINDOW = 150  # frames the rates and times are taken over: 10 s at 15 fps
@@ -31,6 +31,11 @@ class FrameTimes:
             self.arrived.append(arrived)
             self.lanes_ms.append(lanes_ms)
 
+    def last(self) -> float | None:
+        """When the latest frame arrived (monotonic), if any has."""
+        with self._lock:
+            return self.arrived[-1] if self.arrived else None
+
     def summary(self) -> tuple[int, int, int]:
         """Frames per second x 10, and the lane path's median and worst ms, over the window."""
         with self._lock:
@@ -43,8 +48,7 @@ class FrameTimes:
 
 def camera_commands(node: Node, camera: CameraConfig, pipeline: CameraPipeline, times: FrameTimes) -> list[DiagCommand]:
     def read(args: list[str]) -> list[Record]:
-        if args:
-            raise DiagError(ErrorCode.BAD_ARGS, "usage: read")
+        no_args(args, "read")
         scores = pipeline.last_scores
         if not scores:
             raise DiagError(ErrorCode.UNAVAILABLE, "no frame yet; the camera is starting")
@@ -62,10 +66,10 @@ def camera_commands(node: Node, camera: CameraConfig, pipeline: CameraPipeline, 
         ]
 
     def stats(args: list[str]) -> list[Record]:
-        if args:
-            raise DiagError(ErrorCode.BAD_ARGS, "usage: camera stats")
+        no_args(args, "camera stats")
         fps10, median_ms, worst_ms = times.summary()
-        since = time.monotonic() - times.arrived[-1] if times.arrived else None
+        last = times.last()
+        since = None if last is None else time.monotonic() - last
         return [
             {
                 "source": node.config.hardware.backend,

@@ -20,7 +20,7 @@ from edge.diag.render import render
 from edge.diag.shell import Shell
 from edge.diag.target import PortError, Target, connect
 from edge.diag.watch import watch
-from edge.protocol.diag import Record
+from edge.protocol.diag import ErrorCode, Record
 
 NOTHING_ANSWERS = (
     "nothing answered on {port} within {timeout:g} s. Check the wiring (the node's TX to the adapter's RX, "
@@ -46,7 +46,7 @@ def run_serviced(target: Target, words: list[str]) -> list[Record]:
     try:
         return target.ask(words)
     except Refused as refused:
-        if refused.code != "needs_service":
+        if refused.code != ErrorCode.NEEDS_SERVICE:
             raise
     target.ask(["service", service_pin()])
     try:

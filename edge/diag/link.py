@@ -3,7 +3,9 @@ answers in, with retries that the node's at-most-once rule makes safe (the same 
 never run twice, only answered again).
 
 Before each request a bare newline is sent: it ends whatever partial line noise left in
-the node's buffer, which the node then answers under another tag (ignored here).
+the node's buffer, which the node then answers under another tag (ignored here). A node
+remembers only its last tagged request, so retries are safe while one storediag at a time
+talks to it.
 """
 
 import secrets
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 import serial
 
-from edge.protocol.diag import MAX_REPLY, Record, encode_request, parse_reply
+from edge.protocol.diag import MAX_REPLY, ErrorCode, Record, encode_request, parse_reply
 from edge.protocol.lines import LineBuffer
 
 ATTEMPTS = 3
@@ -65,7 +67,7 @@ class ConsoleLink:
             if isinstance(answer, str):
                 why = answer
                 continue
-            if answer.kind == "err" and answer.code == "bad_crc":
+            if answer.kind == "err" and answer.code == ErrorCode.BAD_CRC:
                 why = "the line garbled our request"
                 continue
             if answer.kind == "err":

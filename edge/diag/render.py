@@ -1,4 +1,4 @@
-"""Records as a technician reads them. Pure: records in, lines of text out.
+"""Records as a technician reads them: records in, lines of text out.
 
 Consecutive records with the same fields make a table; a record alone is a list of
 `field  value` lines. Integers with a unit in their name are shown in that unit

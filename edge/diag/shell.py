@@ -12,6 +12,7 @@ from edge.diag.link import NoAnswer, Refused
 from edge.diag.render import render
 from edge.diag.target import Target
 from edge.diag.watch import watch
+from edge.protocol.diag import ErrorCode
 
 try:
     import readline
@@ -76,7 +77,7 @@ class Shell(cmd.Cmd):
         try:
             print("\n".join(render(self.target.ask(words))))
         except Refused as refused:
-            hint = "  (`service` enters service mode)" if refused.code == "needs_service" else ""
+            hint = "  (`service` enters service mode)" if refused.code == ErrorCode.NEEDS_SERVICE else ""
             print(f"refused: {refused.code}: {refused.text}{hint}")
         except NoAnswer as error:
             print(f"no answer from {self.port}: {error}")

@@ -109,6 +109,8 @@ class GateApp:
             case PalmCapture():
                 return self._palm(item)
             case RelayTest(taken=taken):
+                if not taken.set_running_or_notify_cancel():  # the console gave up waiting
+                    return []
                 out = self.turnstile.relay_test(now)
                 taken.set_result(bool(out))
                 return out

@@ -17,7 +17,7 @@ from edge.gate.palm import PalmEncoder
 from edge.gate.palm_selftest import self_test
 from edge.gate.turnstile import energised
 from edge.protocol.diag import DiagError, ErrorCode, Record, encode_record
-from edge.runtime.diag import DiagCommand
+from edge.runtime.diag import DiagCommand, no_args
 
 if TYPE_CHECKING:
     from edge.gate.app import GateApp
@@ -30,11 +30,6 @@ class RelayTest:
     """The console's request for a test pulse; the loop answers whether the gate took it."""
 
     taken: "Future[bool]"
-
-
-def _no_args(args: list[str], usage: str) -> None:
-    if args:
-        raise DiagError(ErrorCode.BAD_ARGS, f"usage: {usage}")
 
 
 def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> float | None:
@@ -52,7 +47,7 @@ def gate_commands(app: "GateApp") -> list[DiagCommand]:
     released_level = energised(True, config.fail_mode)
 
     def read(args: list[str]) -> list[Record]:
-        _no_args(args, "read")
+        no_args(args, "read")
         qr = app.io.qr
         return [
             {
@@ -68,14 +63,17 @@ def gate_commands(app: "GateApp") -> list[DiagCommand]:
         ]
 
     def relay_test(args: list[str]) -> Iterator[Record]:
-        _no_args(args, "relay test")
+        no_args(args, "relay test")
         taken: Future[bool] = Future()
         app.inbox.put(RelayTest(taken))
         try:
-            if not taken.result(timeout=2):
-                raise DiagError(ErrorCode.FAILED, f"the gate is {app.turnstile.phase.value}: it must be idle")
+            accepted = taken.result(timeout=2)
         except FutureTimeout:
-            raise DiagError(ErrorCode.UNAVAILABLE, "the gate's loop did not take the test; `log` may say why") from None
+            if taken.cancel():  # withdrawn: the loop will not pulse the barrier later, unwatched
+                raise DiagError(ErrorCode.UNAVAILABLE, "the gate's loop did not take the test; see `log`") from None
+            accepted = taken.result()
+        if not accepted:
+            raise DiagError(ErrorCode.FAILED, f"the gate is {app.turnstile.phase.value}: it must be idle")
         yield {"pulse_ms": config.pulse_ms, "watching": "the relay pin"}
         released = _wait_for(lambda: pins.relay_energised == released_level, SETTLE_S)
         if released is None:
@@ -88,7 +86,7 @@ def gate_commands(app: "GateApp") -> list[DiagCommand]:
     encoder = PalmEncoder()
 
     def palm_selftest(args: list[str]) -> list[Record]:
-        _no_args(args, "palm selftest")
+        no_args(args, "palm selftest")
         started = time.perf_counter()
         result = self_test(encoder, config.min_quality_pm, config.min_live_pm)
         took = round((time.perf_counter() - started) * 1000)

@@ -5,10 +5,10 @@ A request is one ASCII line of at most MAX_REQUEST bytes:
 
     [@<tag> ]<command> [<argument> ...][*<crc32>]
 
-`storediag` sends a fresh tag and a checksum with every request; a person typing in a
-terminal may leave both out. A node never runs a request whose checksum fails, and runs a
-tagged request at most once: the same tag and line again (a retry after a lost answer)
-gets the first answer again.
+`storediag` sends a fresh tag and a checksum with every request, and a tagged request
+without one is refused; a person typing in a terminal leaves both out. A node never runs
+a request whose checksum fails, and runs a tagged request at most once: the same tag and
+line again (a retry after a lost answer) gets the first answer again.
 
 The answer is one or more checked lines (edge/protocol/lines.py), each led by the tag
 (`@` alone for an untagged request): data lines, then exactly one final line.
@@ -86,6 +86,8 @@ def parse_request(line: bytes) -> Request:
     if words and words[0].startswith("@"):
         if not _TAG.fullmatch(words[0]):
             raise DiagError(ErrorCode.BAD_LINE, f"a tag is @ and 1 to 8 of 0-9 a-z, not {words[0]!r}")
+        if "*" not in line.decode("ascii"):  # noise may have turned the `*` into something else
+            raise DiagError(ErrorCode.BAD_CRC, "a tagged request carries its checksum; it was not run")
         tag, words = words[0], words[1:]
     return Request(tag, tuple(words))
 

@@ -44,8 +44,9 @@ def decode_key(text: str, what: str) -> bytes:
 
 def write_file_atomic(path: Path, data: bytes, mode: int) -> None:
     """Write `data` with `mode` from its first byte (a secret is never briefly readable by
-    others), synced, then renamed over `path`: a crash or a pulled card leaves the old file
-    or the new one, never half of either."""
+    others), synced, then renamed over `path` and the rename synced too: a crash or a power
+    cut leaves the old file or the new one, never half of either, and never the old one
+    after the call has returned."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -54,6 +55,11 @@ def write_file_atomic(path: Path, data: bytes, mode: int) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def write_secret_file(path: Path, text: str, overwrite: bool = True) -> None:

@@ -7,7 +7,10 @@ next newline does not check out is dropped, and counted by whoever reads.
 """
 
 import binascii
+import re
 from dataclasses import dataclass, field
+
+_CRC = re.compile(rb"[0-9a-f]{8}")
 
 
 def seal_line(body: bytes) -> bytes:
@@ -17,12 +20,7 @@ def seal_line(body: bytes) -> bytes:
 def checked_body(line: bytes) -> bytes | None:
     """The body of a checked line (without its newline), or None if it does not check out."""
     body, star, crc = line.rpartition(b"*")
-    if not star or len(crc) != 8:
-        return None
-    try:
-        if int(crc, 16) != binascii.crc32(body):
-            return None
-    except ValueError:
+    if not star or not _CRC.fullmatch(crc) or int(crc, 16) != binascii.crc32(body):
         return None
     return body
 

@@ -3,9 +3,10 @@ gateway command seen. It lives in its own small file so that a spool quarantined
 corruption never resets the boot counter (the gateway would take new messages for replays)."""
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge.protocol.keys import write_file_atomic
 
 
 class BootStateError(Exception):
@@ -36,21 +37,10 @@ class BootStateFile:
             ) from None
 
     def write(self, state: BootState) -> None:
+        """Durably: the rename must survive power loss, or a reboot could reuse a boot number."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as handle:
-            json.dump(
-                {"boot": state.boot, "command_boot": state.command_boot, "command_seq": state.command_seq}, handle
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        # The rename itself must survive power loss, or a reboot could reuse a boot number.
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        document = {"boot": state.boot, "command_boot": state.command_boot, "command_seq": state.command_seq}
+        write_file_atomic(self.path, json.dumps(document).encode(), 0o644)
 
     def next_boot(self) -> BootState:
         """Count this start: persist boot + 1 before any message of the new boot exists."""

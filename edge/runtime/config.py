@@ -139,6 +139,9 @@ class GateConfig(Section, frozen=True):
     fire_active_high: bool = False
 
 
+SERVICE_PIN_HASH = "service-pin.hash"  # beside node.toml: what provisioning writes, what the node reads
+
+
 class ConsoleConfig(Section, frozen=True):
     """The diagnostics console (docs/operations.md, "Servicing a node")."""
 
@@ -146,7 +149,7 @@ class ConsoleConfig(Section, frozen=True):
     port: str
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
     # the Argon2id hash of the node's service PIN; without it, no service mode
-    pin_hash: str = "service-pin.hash"
+    pin_hash: str = SERVICE_PIN_HASH
 
 
 class NodeConfig(Section, frozen=True):

@@ -3,7 +3,9 @@ request lines, answers through the session (diag.py), one request at a time.
 
 A port that is missing (no USB host on the gadget yet) or fails is reopened by path every
 REOPEN_S. Losing it ends service mode and drops any partial line. The count of wrong PINs
-in a row is kept in the node's state directory, so a restart does not reset it.
+in a row is kept in the node's state directory, written before each PIN is checked, so
+neither a restart nor a power cut resets it. A bare carriage return ends a line too, as
+most terminal programs send one for Enter.
 """
 
 import json
@@ -65,8 +67,10 @@ class DiagConsole:
         self._port: serial.Serial | None = None
 
     def start(self) -> None:
-        self.session.service.failures = self._failures.read()
-        self.session.service.started(monotonic_ms())
+        service = self.session.service
+        service.failures = self._failures.read()
+        service.record = self._failures.write
+        service.started(monotonic_ms())
         self._thread.start()
 
     def stop(self) -> None:
@@ -96,6 +100,8 @@ class DiagConsole:
             except (serial.SerialException, OSError) as error:
                 log.warning("console port %s lost (%s)", self._port_name, error)
                 self._lost(lines)
+            except Exception:  # the console must outlive any one request
+                log.exception("console: a request failed unexpectedly; carrying on")
         if self._port is not None:
             self._port.close()
 
@@ -104,7 +110,7 @@ class DiagConsole:
         if not data:
             return
         overflowed = lines.overflowed
-        requests = lines.feed(data)
+        requests = lines.feed(data.replace(b"\r", b"\n"))  # terminals send a bare CR on Enter
         if lines.overflowed > overflowed:
             self._counters["diag_garbage"] += 1
             port.write(err_line("@", ErrorCode.LINE_TOO_LONG, f"a request is at most {MAX_REQUEST} bytes"))
@@ -119,11 +125,9 @@ class DiagConsole:
         port.flush()
         self._counters["diag_requests"] += bool(line.strip())
         self._counters["diag_garbage"] += self.session.garbage - garbage
-        if service.failures != failures:
-            if service.failures > failures:
-                self._counters["diag_pin_failed"] += 1
-                log.warning("console: wrong service PIN (%d in a row)", service.failures)
-            self._failures.write(service.failures)
+        if service.failures > failures:
+            self._counters["diag_pin_failed"] += 1
+            log.warning("console: wrong service PIN (%d in a row)", service.failures)
         if self.in_service() != was_active:
             self._counters["diag_service_entered"] += not was_active
             log.info("console: service mode %s", "left" if was_active else "entered")

@@ -1,6 +1,6 @@
 """The diagnostics console's commands and its session: request lines in, answer lines out.
-The session is pure apart from what the commands themselves read or do; the port is
-console.py's.
+The session holds no I/O of its own (it logs a command that fails unexpectedly); what the
+commands read or do is theirs, and the port is console.py's.
 
 Every node has the common commands (node_diag.py); each role app adds its own (`read`,
 `tare`, `relay test`, ...). A command that changes something runs only in service mode,
@@ -9,6 +9,7 @@ and the `service` command that enters it is the session's own.
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class DiagCommand:
     about: str
     run: Run  # the arguments after the name in, records out; DiagError to refuse or fail
     changes: bool = False  # changes the node or moves hardware: service mode only
+
+
+def no_args(args: list[str], usage: str) -> None:
+    """For commands that take no arguments."""
+    if args:
+        raise DiagError(ErrorCode.BAD_ARGS, f"usage: {usage}")
 
 
 class DiagCommands:
@@ -68,7 +75,8 @@ class ConsoleSession:
     def __init__(self, commands: DiagCommands, service: ServiceMode) -> None:
         self.commands = commands
         self.service = service
-        self._last: tuple[str, bytes] | None = None  # (tag, digest of the request line)
+        self._last: tuple[str, bytes] | None = None  # (tag, keyed digest of the request line)
+        self._salt = secrets.token_bytes(16)  # so that the digest of `service <PIN>` gives no PIN away
         self._last_answer: list[bytes] = []
         self.garbage = 0  # lines refused before they were read as a request
 
@@ -82,8 +90,11 @@ class ConsoleSession:
             return
         if not request.words:
             return
-        key = (request.tag, hashlib.sha256(request.line.encode()).digest())
-        if request.tag != "@" and key == self._last:
+        if request.tag == "@":  # typed by a person: run every time, and forget no retry
+            yield from self._run(request, now_ms)
+            return
+        key = (request.tag, hashlib.blake2b(request.line.encode(), key=self._salt).digest())
+        if key == self._last:
             yield from self._last_answer
             return
         answer: list[bytes] = []
@@ -91,8 +102,7 @@ class ConsoleSession:
         for out in self._run(request, now_ms):
             answer.append(out)
             yield out
-        if request.tag != "@":
-            self._last, self._last_answer = key, answer
+        self._last, self._last_answer = key, answer
 
     def _run(self, request: Request, now_ms: int) -> Iterator[bytes]:
         tag = request.tag

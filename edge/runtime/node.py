@@ -97,10 +97,13 @@ class Node:
         hash_path = resolve(self.base, config.pin_hash)
         try:
             stored = hash_path.read_bytes().strip()
-            service = ServiceMode(lambda pin: pin_matches(stored, pin))
-        except FileNotFoundError:
-            log.warning("no service PIN at %s: the console has no service mode", hash_path)
-            service = ServiceMode(None)
+        except OSError as error:
+            stored = b""
+            log.warning("no service PIN at %s (%s): the console has no service mode", hash_path, error.strerror)
+        if stored and not stored.startswith(b"$argon2id$"):
+            log.error("%s is not an Argon2id PIN hash: the console has no service mode", hash_path)
+            stored = b""
+        service = ServiceMode((lambda pin: pin_matches(stored, pin)) if stored else None)
         session = ConsoleSession(self.diag, service)
         return DiagConsole(config.port, config.baud, session, PinFailures(state_dir / "console.json"), self.counters)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from edge.protocol.diag import DiagError, ErrorCode, Record
 from edge.protocol.keys import fingerprint
-from edge.runtime.diag import DiagCommand
+from edge.runtime.diag import DiagCommand, no_args
 from edge.runtime.health import TEMP_UNKNOWN
 from edge.runtime.log_ring import LogRing
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from edge.runtime.node import Node
 
 MAX_LOG_LINES = 200
+MAX_MESSAGE = 400  # of a log line, so that an answer line stays within MAX_REPLY
 
 
 def _version() -> str:
@@ -26,14 +27,9 @@ def _version() -> str:
         return "unknown"
 
 
-def _no_args(args: list[str], usage: str) -> None:
-    if args:
-        raise DiagError(ErrorCode.BAD_ARGS, f"usage: {usage}")
-
-
 def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
     def status(args: list[str]) -> list[Record]:
-        _no_args(args, "status")
+        no_args(args, "status")
         health = node.health()
         summary: Record = {
             "node": node.config.node,
@@ -51,7 +47,7 @@ def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
         return [summary] + [{"counter": name, "count": count} for name, count in sorted(health.counters.items())]
 
     def net(args: list[str]) -> list[Record]:
-        _no_args(args, "net")
+        no_args(args, "net")
         broker = node.config.broker
         link: Record = {
             "broker": f"{broker.host}:{broker.port}",
@@ -61,7 +57,7 @@ def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
         return [link, *_interfaces()]
 
     def key(args: list[str]) -> list[Record]:
-        _no_args(args, "key")
+        no_args(args, "key")
         return [{"node": node.config.node, "fingerprint": fingerprint(node.public_key)}]
 
     def log(args: list[str]) -> list[Record]:
@@ -69,18 +65,18 @@ def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
             raise DiagError(ErrorCode.BAD_ARGS, f"usage: log [N], N up to {MAX_LOG_LINES}")
         n = min(MAX_LOG_LINES, int(args[0]) if args else 20)
         return [
-            {"t_ms": line.t_ms, "level": line.level, "logger": line.logger, "message": line.message}
+            {"t_ms": line.t_ms, "level": line.level, "logger": line.logger, "message": line.message[:MAX_MESSAGE]}
             for line in ring.last(n)
         ]
 
     def spool(args: list[str]) -> list[Record]:
-        _no_args(args, "spool")
+        no_args(args, "spool")
         waiting = node.spool.by_topic()
         summary: Record = {"spool": sum(waiting.values()), "sending": "yes" if node.link.sending else "no"}
         return [summary] + [{"type": topic.rsplit("/", 1)[-1], "waiting": n} for topic, n in waiting.items()]
 
     def reboot(args: list[str]) -> Iterator[Record]:
-        _no_args(args, "reboot")
+        no_args(args, "reboot")
         yield {"restarting": node.config.node, "boot": node.boot, "next_boot": node.boot + 1}
         node.restart()
 

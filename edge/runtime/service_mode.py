@@ -5,10 +5,11 @@ The node's service PIN (8 digits, one per device, made by provisioning) is store
 node only as an Argon2id hash. Wrong PINs are rate-limited: the first FREE_ATTEMPTS in a
 row cost nothing more than the hash's own ~0.1 s, every further one locks the console for
 twice as long as the one before, from LOCK_MS up to MAX_LOCK_MS. The count of wrong PINs
-in a row survives restarts (the caller persists it), and a node that starts with the
-console locked stays locked for the full period from its start, so pulling the power
-does not buy attempts. Service mode ends after IDLE_MS without a command, on `service end`,
-or when the console's port goes away.
+in a row survives restarts (`record` keeps it, before each PIN is checked), and a node
+that starts with the console locked stays locked for the full period from its start, so
+pulling the power does not buy attempts. Service mode ends after IDLE_MS without a command,
+on `service end`, or when the console's port goes away (a USB gadget port can; a UART
+cannot tell a cable pulled).
 """
 
 from collections.abc import Callable
@@ -51,10 +52,17 @@ def lock_ms(failures: int) -> int:
     return min(MAX_LOCK_MS, LOCK_MS << min(failures - FREE_ATTEMPTS, 16))
 
 
+def _forget(failures: int) -> None:
+    """Where nothing keeps the count (tests, a node without a state directory)."""
+
+
 @dataclass
 class ServiceMode:
     check_pin: Callable[[str], bool] | None  # None: this node has no PIN, so no service mode
     failures: int = 0  # wrong PINs in a row
+    # Keeps `failures`; called with the count an attempt would make wrong *before* the PIN is
+    # checked, so that pulling the power on seeing `wrong_pin` never saves an attempt.
+    record: Callable[[int], None] = _forget
     _locked_until: int = 0
     _active_until: int | None = None
 
@@ -69,6 +77,7 @@ class ServiceMode:
         if now_ms < self._locked_until:
             wait_s = -(-(self._locked_until - now_ms) // 1000)
             raise DiagError(ErrorCode.LOCKED_OUT, f"too many wrong PINs; try again in {wait_s} s")
+        self.record(self.failures + 1)
         if not (is_pin(pin) and self.check_pin(pin)):
             self.failures += 1
             self._locked_until = now_ms + lock_ms(self.failures)
@@ -76,10 +85,12 @@ class ServiceMode:
             locked = f"; locked for {lock_ms(self.failures) // 1000} s" if lock_ms(self.failures) else ""
             raise DiagError(ErrorCode.WRONG_PIN, f"wrong PIN ({self.failures} in a row{locked})")
         self.failures = 0
+        self.record(0)
         self._active_until = now_ms + IDLE_MS
 
     def active(self, now_ms: int) -> bool:
-        return self._active_until is not None and now_ms < self._active_until
+        until = self._active_until  # once: the console's thread may end it meanwhile
+        return until is not None and now_ms < until
 
     def used(self, now_ms: int) -> None:
         """A command was run: the idle timeout starts again."""

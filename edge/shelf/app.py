@@ -77,9 +77,9 @@ class ShelfApp:
             reading = self.source.read()
             self.node.beat()
             self.desk.run_jobs()
-            if in_service and not self.node.in_service():
+            was_in_service, in_service = in_service, self.node.in_service()
+            if was_in_service and not in_service:
                 self.detector.restart(sorted(self.detector.lanes))
-            in_service = self.node.in_service()
             weights = {}
             for lane, counts in reading.counts.items():
                 if counts is None:

@@ -5,7 +5,6 @@ weight = (raw - offset) / counts_per_g. Tare and span refuse readings that are n
 or too weak to trust, and change nothing then.
 """
 
-import os
 import statistics
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import msgspec
 import tomli_w
 
 from edge.protocol.configfile import ConfigError, read_toml
+from edge.protocol.keys import write_file_atomic
 
 # A reading set counts as stable when its spread is within this many counts (about 1 g on
 # a typical 5 kg cell at gain 128: ~400 counts per gram).
@@ -84,9 +84,4 @@ class CalibrationStore:
     def save(self, lanes: dict[int, LaneCalibration]) -> None:
         document = {"lane": {str(lane): msgspec.to_builtins(cal) for lane, cal in sorted(lanes.items())}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as handle:
-            handle.write(tomli_w.dumps(document))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_file_atomic(self.path, tomli_w.dumps(document).encode(), 0o644)

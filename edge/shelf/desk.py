@@ -37,7 +37,6 @@ class ShelfDesk:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lanes: list[LaneView] = []
-        self._t_ms = 0
         self._collectors: list[_Collector] = []
         self._jobs: queue.Queue[tuple[Callable[[], object], Future[object]]] = queue.Queue()
 
@@ -45,7 +44,7 @@ class ShelfDesk:
 
     def reading(self, reading: RawReading, lanes: list[LaneView]) -> None:
         with self._lock:
-            self._t_ms, self._lanes = reading.t_ms, lanes
+            self._lanes = lanes
             for collector in self._collectors:
                 for lane in collector.lanes:
                     counts = reading.counts.get(lane)
@@ -68,9 +67,9 @@ class ShelfDesk:
 
     # The console calls these, on its thread.
 
-    def lanes(self) -> tuple[int, list[LaneView]]:
+    def lanes(self) -> list[LaneView]:
         with self._lock:
-            return self._t_ms, list(self._lanes)
+            return list(self._lanes)
 
     def collect(self, lanes: list[int], n: int, timeout_s: float) -> dict[int, list[int]]:
         """The next `n` accepted raw readings of each lane."""
@@ -93,5 +92,6 @@ class ShelfDesk:
         try:
             return future.result(timeout_s)  # type: ignore[return-value]
         except TimeoutError:
-            future.cancel()
-            raise DiagError(ErrorCode.UNAVAILABLE, "the shelf app did not take the job; `log` may say why") from None
+            if future.cancel():  # never started: it never will
+                raise DiagError(ErrorCode.UNAVAILABLE, "the shelf app did not take the job; see `log`") from None
+        return future.result()  # type: ignore[return-value]  # started late: it finishes, and is reported

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from edge.protocol.diag import DiagError, ErrorCode, Record
-from edge.runtime.diag import DiagCommand
+from edge.runtime.diag import DiagCommand, no_args
 from edge.shelf.calibration import CalibrationError, LaneCalibration, span, tare
 from edge.shelf.mcu_source import BoardTimeout, McuShelf
 
@@ -36,7 +36,7 @@ def _grams_to_mg(word: str) -> int:
         grams = Decimal(word)
     except InvalidOperation:
         raise DiagError(ErrorCode.BAD_ARGS, f"GRAMS is the test weight in grams, not {word!r}") from None
-    if not (0 < grams <= MAX_TEST_G) or grams * 1000 != int(grams * 1000):
+    if not grams.is_finite() or not (0 < grams <= MAX_TEST_G) or grams * 1000 != int(grams * 1000):
         raise DiagError(ErrorCode.BAD_ARGS, f"the test weight is over 0 and up to {MAX_TEST_G} g, to the milligram")
     return int(grams * 1000)
 
@@ -48,9 +48,8 @@ def shelf_commands(app: "ShelfApp") -> list[DiagCommand]:
         return app.desk.collect(lanes, TARE_S * rate, timeout_s=TARE_S + 3)
 
     def read(args: list[str]) -> list[Record]:
-        if args:
-            raise DiagError(ErrorCode.BAD_ARGS, "usage: read")
-        _, lanes = app.desk.lanes()
+        no_args(args, "read")
+        lanes = app.desk.lanes()
         if not lanes:
             raise DiagError(ErrorCode.UNAVAILABLE, "no reading yet; the shelf is starting")
         return [
@@ -81,11 +80,12 @@ def shelf_commands(app: "ShelfApp") -> list[DiagCommand]:
                     tared[lane] = tare(current, readings[lane])
         except CalibrationError as error:
             raise DiagError(ErrorCode.FAILED, f"lane {lane}: {error}; nothing was changed") from None
+        # How far each zero had moved, by the calibration it replaces.
+        moved = {lane: app.calibration[lane].weight_mg(new.offset) for lane, new in tared.items()}
         app.desk.call(lambda: app.calibrate(tared, offsets, "tared"), timeout_s=5)
         for lane in lanes:
             if lane in tared:
-                moved = app.calibration[lane].weight_mg(tared[lane].offset) if lane in app.calibration else 0
-                yield {"lane": lane, "offset": tared[lane].offset, "zeroed": "yes", "moved_mg": moved}
+                yield {"lane": lane, "offset": tared[lane].offset, "zeroed": "yes", "moved_mg": moved[lane]}
             else:
                 yield {"lane": lane, "offset": offsets[lane], "zeroed": "yes", "next": f"calibrate {lane} GRAMS"}
 

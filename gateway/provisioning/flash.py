@@ -15,10 +15,11 @@ from pathlib import Path
 
 from edge.protocol.keys import write_file_atomic
 from edge.protocol.roles import Role
+from edge.runtime.config import SERVICE_PIN_HASH
 from gateway.provisioning import cloud_init
 from gateway.provisioning.broker_config import reload_running_broker, write_broker_credentials
 from gateway.provisioning.cloud_init import Firmware, FirstBoot, NodeFile
-from gateway.provisioning.provision import SERVICE_PIN_HASH, ProvisioningError, add_node
+from gateway.provisioning.provision import ProvisioningError, add_node
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
 from hw.boards import BOARDS, CONSOLE_PORT

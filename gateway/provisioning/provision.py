@@ -22,6 +22,7 @@ from edge.protocol.keys import (
     write_secret_file,
 )
 from edge.protocol.roles import DEVICE_ROLES, Role
+from edge.runtime.config import SERVICE_PIN_HASH
 from edge.runtime.service_mode import PIN_DIGITS, hash_pin, is_pin
 from gateway.config import UpstreamBridge, load_gateway_config
 from gateway.provisioning.passwords import mosquitto_hash, new_password
@@ -29,7 +30,6 @@ from gateway.provisioning.site import DASHBOARD, Site, StoreKit
 from gateway.registry import Device, Registry, load_registry, save_registry
 
 _ID = re.compile(r"[a-z0-9-]{1,64}")
-SERVICE_PIN_HASH = "service-pin.hash"
 
 
 class ProvisioningError(Exception):

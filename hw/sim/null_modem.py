@@ -31,8 +31,8 @@ class NullModem:
         self._thread: threading.Thread | None = None
 
     def plug(self) -> "NullModem":
-        self.a.plug()
-        self.b.plug()
+        for end in (self.a, self.b):
+            os.set_blocking(end.plug(), False)
         self._running.set()
         self._thread = threading.Thread(target=self._relay, name="null-modem", daemon=True)
         self._thread.start()
@@ -46,7 +46,7 @@ class NullModem:
     def push(self, end: PtyPort) -> None:
         """Plug a pulled end back in (a new pty behind the same path)."""
         with self._lock:
-            end.plug()
+            os.set_blocking(end.plug(), False)
 
     def close(self) -> None:
         self._running.clear()
@@ -70,11 +70,12 @@ class NullModem:
                         continue
                     try:
                         data = os.read(end.master, 4096)
-                    except OSError:  # nothing holds the other side of this pty yet
+                    except OSError:  # BlockingIOError: select woke for nothing
                         continue
                     other = self.b if end is self.a else self.a
                     noise = self.noise_to_b if end is self.a else self.noise_to_a
                     if self.cut or other.master < 0:
                         continue
+                    # An end whose program reads nothing fills up: the rest is lost, as on a wire.
                     with contextlib.suppress(OSError):
                         os.write(other.master, noise(data))
