@@ -227,15 +227,29 @@ class ConsoleNode:
         return ConsoleLink(serial.Serial(str(self.laptop), 115200, timeout=0.05), timeout_s)
 
     def storediag(self, *args: str, pin: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "STOREDIAG_PIN": pin or ""}
-        return subprocess.run(
-            [sys.executable, "-m", "edge.diag.cli", "--port", str(self.laptop), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            cwd=REPO,
-        )
+        return storediag(self.laptop, *args, pin=pin)
+
+    def restart(self) -> None:
+        """Stop the node as systemd would and start it again on the same cable; returns once
+        its console is back."""
+        consoles = self.log().count(b"console on")
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(15) == 0
+        config = self.store.node_config(self.node)
+        self.process = self.store.spawn(self.node, "-m", "edge.runtime.cli", "--config", str(config), "run")
+        wait_until(lambda: self.log().count(b"console on") > consoles, 30, f"{self.node}'s console again")
+
+
+def storediag(port: Path, *args: str, pin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`storediag --port PORT ARGS` as a technician runs it, with `pin` as its STOREDIAG_PIN."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge.diag.cli", "--port", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "STOREDIAG_PIN": pin or ""},
+        cwd=REPO,
+    )
 
 
 MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")

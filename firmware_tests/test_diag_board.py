@@ -1,35 +1,22 @@
 """storediag plugged straight into the shelf board: the MicroPython firmware on the unix
 port, on a pty, found to be a board by what it streams, and its own commands."""
 
-import subprocess
-import sys
-
-from firmware_tests.conftest import REPO, FirmwareBoard
-
-
-def _storediag(board: FirmwareBoard, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edge.diag.cli", "--port", str(board.link), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+from firmware_tests.conftest import FirmwareBoard, storediag
 
 
 def test_the_boards_own_commands(firmware: FirmwareBoard) -> None:
     firmware.plug()
-    ident = _storediag(firmware, "id")
+    ident = storediag(firmware.link, "id")
     assert ident.returncode == 0, ident.stderr
     assert ident.stdout.split()[:3] == ["answer", "id", "rp2040"]
-    assert _storediag(firmware, "channels").stdout.split() == ["answer", "channels", "4"]
-    assert _storediag(firmware, "selftest").stdout.split() == ["answer", "selftest", "ok"]
-    assert _storediag(firmware, "rate", "80").stdout.split() == ["answer", "ok", "rate", "80"]
+    assert storediag(firmware.link, "channels").stdout.split() == ["answer", "channels", "4"]
+    assert storediag(firmware.link, "selftest").stdout.split() == ["answer", "selftest", "ok"]
+    assert storediag(firmware.link, "rate", "80").stdout.split() == ["answer", "ok", "rate", "80"]
 
 
 def test_read_sums_up_a_second_of_frames(firmware: FirmwareBoard) -> None:
     firmware.plug()
-    done = _storediag(firmware, "read")
+    done = storediag(firmware.link, "read")
     assert done.returncode == 0, done.stderr
     header, _, *rows = done.stdout.splitlines()
     assert header.split() == ["channel", "raw", "spread", "rejected", "sps", "dropped"]
@@ -42,5 +29,5 @@ def test_read_sums_up_a_second_of_frames(firmware: FirmwareBoard) -> None:
 
 def test_a_node_command_on_a_board_is_refused_with_what_it_has(firmware: FirmwareBoard) -> None:
     firmware.plug()
-    done = _storediag(firmware, "status")
+    done = storediag(firmware.link, "status")
     assert done.returncode == 1 and "the shelf board has no 'status'" in done.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.protocol.roles import Role
-from firmware_tests.conftest import REPO, ConsoleNode, Store, wait_until
+from firmware_tests.conftest import REPO, ConsoleNode, Store, storediag, wait_until
 from hw.sim.null_modem import NullModem
 
 
@@ -51,7 +51,7 @@ def test_nothing_answering_is_a_clear_error(tmp_path: Path) -> None:
     modem = NullModem(tmp_path / "nobody", tmp_path / "laptop").plug()
     try:
         started = time.monotonic()
-        done = _storediag("--port", str(modem.b.link), "--timeout", "0.5", "status")
+        done = storediag(modem.b.link, "--timeout", "0.5", "status")
         assert done.returncode == 3
         assert "nothing answered" in done.stderr and "TX to the adapter's RX" in done.stderr
         assert time.monotonic() - started < 15
@@ -60,7 +60,7 @@ def test_nothing_answering_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_missing_port_says_what_to_check(tmp_path: Path) -> None:
-    done = _storediag("--port", str(tmp_path / "ttyUSB9"), "status")
+    done = storediag(tmp_path / "ttyUSB9", "status")
     assert done.returncode == 2 and "is the adapter plugged in" in done.stderr
 
 
@@ -116,12 +116,6 @@ def test_the_shell_in_a_terminal_keeps_history_but_never_the_pin(shelf: ConsoleN
         wait_until(lambda: b"service mode left" in shelf.log(), 10, "service mode left with the shell")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
-
-
-def _storediag(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edge.diag.cli", *args], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
 
 
 def _capture(session: str) -> str:

@@ -5,7 +5,6 @@ of a command, PIN guessing across restarts, and no secret in any answer."""
 import base64
 import contextlib
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -168,11 +167,7 @@ def test_guessed_pins_lock_the_console_and_a_restart_does_not_unlock_it(shelf: C
         except Refused as refused:
             codes.append(refused.code)
     assert codes == ["wrong_pin", "wrong_pin", "wrong_pin", "locked_out"]
-    shelf.process.send_signal(signal.SIGTERM)
-    assert shelf.process.wait(15) == 0
-    config = shelf.store.node_config("shelf-01")
-    shelf.process = shelf.store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
-    wait_until(lambda: shelf.log().count(b"console on") >= 2, 30, "the restarted console")
+    shelf.restart()
     with pytest.raises(Refused) as refused:
         shelf.link().ask(["service", shelf.pin])
     assert refused.value.code == "locked_out"

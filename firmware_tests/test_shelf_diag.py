@@ -2,7 +2,6 @@
 a simulated board: tare, span with a test weight, return to zero, a lane that will not
 keep still, and nothing of it reaching the store as shoppers' weight events."""
 
-import signal
 import time
 
 import pytest
@@ -82,11 +81,7 @@ def test_the_calibration_routine(shelf: tuple[ConsoleNode, BenchLoads]) -> None:
 
 def test_a_lane_that_moves_is_not_tared_and_nothing_changes(shelf: tuple[ConsoleNode, BenchLoads]) -> None:
     console, loads = shelf
-    link = console.link()
-    link.ask(["service", console.pin])
-    link.ask(["tare", "2"])
-    loads.counts[2] += 500 * COUNTS_PER_G
-    link.ask(["calibrate", "2", "500"])
+    _calibrated(console, loads, lane=2, grams=500)
     path = console.store.site.node_dir("shelf-01") / "state" / "calibration.toml"
     before = path.read_bytes()
     loads.noise = 5_000  # a hand on the lane
@@ -127,18 +122,19 @@ def test_the_board_is_reached_through_the_node(shelf: tuple[ConsoleNode, BenchLo
 
 def test_a_calibration_survives_a_restart(shelf: tuple[ConsoleNode, BenchLoads]) -> None:
     console, loads = shelf
-    link = console.link()
-    link.ask(["service", console.pin])
-    link.ask(["tare", "0"])
-    loads.counts[0] += 1000 * COUNTS_PER_G
-    link.ask(["calibrate", "0", "1000"])
-    console.process.send_signal(signal.SIGTERM)
-    assert console.process.wait(15) == 0
-    config = console.store.node_config("shelf-01")
-    console.process = console.store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
-    wait_until(lambda: console.log().count(b"console on") == 2, 30, "the restarted console")
+    _calibrated(console, loads, lane=0, grams=1000)
+    console.restart()
     wait_until(lambda: _read_lane0(console) is not None, 20, "lane 0 read after the restart")
     assert abs(int(_read_lane0(console) or 0) - 1_000_000) < 1_000
+
+
+def _calibrated(console: ConsoleNode, loads: BenchLoads, lane: int, grams: int) -> None:
+    """In service mode: the empty lane tared, then spanned with `grams` put on it (left on)."""
+    link = console.link()
+    link.ask(["service", console.pin])
+    link.ask(["tare", str(lane)])
+    loads.counts[lane] += grams * COUNTS_PER_G
+    link.ask(["calibrate", str(lane), str(grams)])
 
 
 def _read_lane0(console: ConsoleNode) -> str | None:

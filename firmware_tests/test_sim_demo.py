@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from firmware_tests.conftest import storediag
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -24,13 +26,7 @@ def run_demo(root: Path, *extra: str, technician: list[str] | None = None) -> tu
         deadline = time.monotonic() + 120
         while not answer and time.monotonic() < deadline and demo.poll() is None:
             time.sleep(2)
-            asked = subprocess.run(
-                [sys.executable, "-m", "edge.diag.cli", "--port", str(port), *technician],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            asked = storediag(port, *technician)
             answer = asked.stdout if asked.returncode == 0 else ""
     demo.wait(timeout=300)
     out, err = out_path.read_text(), err_path.read_text()

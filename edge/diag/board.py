@@ -22,14 +22,12 @@ HELP: list[Record] = [
 
 
 class BoardLink:
+    kind = "board"
+
     def __init__(self, port: serial.Serial, timeout_s: float, decoder: FrameDecoder | None = None) -> None:
         self.port = port
         self.timeout_s = timeout_s
         self._decoder = decoder or FrameDecoder()
-
-    @property
-    def garbled(self) -> int:
-        return self._decoder.garbage
 
     def _pump(self) -> list[BoardFrame | BoardReply]:
         return self._decoder.feed(self.port.read(max(1, self.port.in_waiting)))

@@ -86,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 0
-    except PortError as error:
-        print(f"storediag: {error}", file=sys.stderr)
-        return 2
-    except NeedsPin as error:
+    except (PortError, NeedsPin) as error:
         print(f"storediag: {error}", file=sys.stderr)
         return 2
     except Refused as refused:

@@ -42,6 +42,8 @@ class Refused(Exception):
 
 
 class ConsoleLink:
+    kind = "node"
+
     def __init__(self, port: serial.Serial, timeout_s: float) -> None:
         self.port = port
         self.timeout_s = timeout_s  # the longest silence within an answer

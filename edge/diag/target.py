@@ -19,22 +19,9 @@ class PortError(Exception):
 
 
 class Target(Protocol):
-    kind: str
-
-    @property
-    def garbled(self) -> int:
-        """Lines that did not check out, so far."""
-        ...
+    kind: str  # node | board
 
     def ask(self, words: list[str]) -> list[Record]: ...
-
-
-class NodeTarget(ConsoleLink):
-    kind = "node"
-
-
-class BoardTarget(BoardLink):
-    kind = "board"
 
 
 def open_port(path: str, baud: int) -> serial.Serial:
@@ -56,8 +43,6 @@ def connect(path: str, baud: int, timeout_s: float) -> Target:
     decoder = FrameDecoder()
     port.reset_input_buffer()
     port.timeout = LISTEN_S
-    if decoder.feed(port.read(4096)):
-        port.timeout = 0.05
-        return BoardTarget(port, timeout_s, decoder)
+    streams = bool(decoder.feed(port.read(4096)))
     port.timeout = 0.05
-    return NodeTarget(port, timeout_s)
+    return BoardLink(port, timeout_s, decoder) if streams else ConsoleLink(port, timeout_s)

@@ -27,6 +27,13 @@ def _version() -> str:
         return "unknown"
 
 
+def _link(node: "Node") -> Record:
+    return {
+        "link": "connected" if node.link.connected else "down",
+        "gateway": "online" if node.link.sending else "offline",
+    }
+
+
 def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
     def status(args: list[str]) -> list[Record]:
         no_args(args, "status")
@@ -38,8 +45,7 @@ def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
             "version": _version(),
             "boot": node.boot,
             "uptime_s": health.uptime_s,
-            "link": "connected" if node.link.connected else "down",
-            "gateway": "online" if node.link.sending else "offline",
+            **_link(node),
             "spool": health.spool,
             "temp_c10": "-" if health.temp_c10 == TEMP_UNKNOWN else health.temp_c10,
             "service": "on" if node.in_service() else "off",
@@ -49,12 +55,7 @@ def common_commands(node: "Node", ring: LogRing) -> list[DiagCommand]:
     def net(args: list[str]) -> list[Record]:
         no_args(args, "net")
         broker = node.config.broker
-        link: Record = {
-            "broker": f"{broker.host}:{broker.port}",
-            "link": "connected" if node.link.connected else "down",
-            "gateway": "online" if node.link.sending else "offline",
-        }
-        return [link, *_interfaces()]
+        return [{"broker": f"{broker.host}:{broker.port}", **_link(node)}, *_interfaces()]
 
     def key(args: list[str]) -> list[Record]:
         no_args(args, "key")
