@@ -21,10 +21,17 @@ def test_read_sums_up_a_second_of_frames(firmware: FirmwareBoard) -> None:
     header, _, *rows = done.stdout.splitlines()
     assert header.split() == ["channel", "raw", "spread", "rejected", "sps", "dropped"]
     assert len(rows) == 4
+    # The firmware voids a whole read when the host preempts a clock pulse (edge/mcu/main.py),
+    # so a loaded machine may show rejected reads (test_mcu_firmware.py allows them too): on
+    # every channel alike, and fewer than the frames of the second.
+    rejected_per_channel = set()
     for row in rows:
         channel, raw, spread, rejected, sps, dropped = row.split()
-        assert rejected == "0" and dropped == "0" and 8 <= int(sps) <= 12
+        assert dropped == "0" and 8 <= int(sps) <= 12
         assert abs(int(raw) - [100_000, -5_000, 250_000, 2_000_000][int(channel)]) < 5_000
+        rejected_per_channel.add(int(rejected))
+    (rejected,) = rejected_per_channel
+    assert rejected < int(sps)
 
 
 def test_a_node_command_on_a_board_is_refused_with_what_it_has(firmware: FirmwareBoard) -> None:
