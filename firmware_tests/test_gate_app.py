@@ -92,6 +92,8 @@ def test_a_palm_is_sealed_to_upstream_and_its_open_lets_one_person_in(gate: Gate
     tailgater = gate.next_event("passage", 2)
     assert tailgater["grant"] is None
     wait_until(lambda: gate.node.counters["doors_forced"] == 1, 2, "the forced entry counted")
+    alarm = gate.next_event("alarm")
+    assert (alarm["gate"], alarm["kind"], alarm["t"]) == ("gate-01", "door_forced", tailgater["t"])
     assert len(gate.lane.releases) == 1
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.messages import (
+    Alarm,
     COMMAND_TYPES,
     MESSAGE_TYPES,
     Decision,
@@ -56,6 +57,7 @@ SAMPLES: dict[str, Message] = {
     ),
     "presence": Presence(**HEADER, people=[(100, -200, 950), (0, 0, 0)]),
     "passage": Passage(**HEADER, gate="gate-a", dir="in", t=1_700_000_000_100, grant="req_1", x_mm=10, y_mm=20),
+    "alarm": Alarm(**HEADER, gate="gate-a", kind="door_held", t=1_700_000_000_100),
     "palm": Palm(**HEADER, req="req-9", purpose="enroll", sealed="AAEC/w+a==", quality_pm=800, live_pm=990),
     "qr": Qr(**HEADER, req="req-10", token="tok.en_=-AZ09"),
     "health": Health(**HEADER, uptime_s=3600, spool=12, temp_c10=482, counters={"cmd_accepted": 3, "x-y": -1}),

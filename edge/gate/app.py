@@ -33,6 +33,7 @@ from edge.gate.watchdog import open_watchdog
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import load_public_key
 from edge.protocol.messages import UNSTAMPED, Deny, Open, Palm, Passage, Qr
+from edge.protocol.messages import Alarm as AlarmEvent
 from edge.protocol.sealed import PalmPayload, seal
 from edge.runtime.config import GateConfig
 from edge.runtime.node import Node
@@ -171,8 +172,9 @@ class GateApp:
                             y_mm=self.config.y_mm,
                         )
                     )
-                case Alarm(kind=kind):
+                case Alarm(kind=kind, t=t):
                     log.warning("gate %s: %s", self._name, kind.replace("_", " "))
+                    self.node.emit(AlarmEvent(**UNSTAMPED, gate=self._name, kind=kind, t=t))
                 case Feedback(kind=kind, reason=reason):
                     log.info("gate %s: %s %s", self._name, kind, reason)
                     self.io.indicate(output)

@@ -97,6 +97,14 @@ class Passage(Message, tag="passage", frozen=True):
     y_mm: Signed
 
 
+class Alarm(Message, tag="alarm", frozen=True):
+    """A gate's door alarm: someone passed in with no grant, or the passage stayed blocked."""
+
+    gate: Name
+    kind: Literal["door_forced", "door_held"]
+    t: Ms
+
+
 class Palm(Message, tag="palm", frozen=True):
     req: Ref
     purpose: Literal["entry", "enroll", "delete"]
@@ -157,6 +165,7 @@ AnyMessage = (
     | Interaction
     | Presence
     | Passage
+    | Alarm
     | Palm
     | Qr
     | Health
@@ -174,6 +183,7 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
         Interaction,
         Presence,
         Passage,
+        Alarm,
         Palm,
         Qr,
         Health,

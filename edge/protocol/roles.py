@@ -17,7 +17,7 @@ DEVICE_ROLES: Final = (Role.SHELF, Role.CAMERA, Role.GATE)
 EVENT_TYPES: Final[dict[Role, frozenset[str]]] = {
     Role.SHELF: frozenset({"weight", "telemetry", "health"}),
     Role.CAMERA: frozenset({"interaction", "presence", "health"}),
-    Role.GATE: frozenset({"passage", "palm", "qr", "health"}),
+    Role.GATE: frozenset({"passage", "alarm", "palm", "qr", "health"}),
     Role.GATEWAY: frozenset({"open", "deny", "receipt", "palm"}),
     Role.UPSTREAM: frozenset({"decision"}),
 }
