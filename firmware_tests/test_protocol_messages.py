@@ -8,9 +8,9 @@ import pytest
 
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.messages import (
-    Alarm,
     COMMAND_TYPES,
     MESSAGE_TYPES,
+    Alarm,
     Decision,
     Deny,
     Health,

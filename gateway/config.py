@@ -40,6 +40,11 @@ class OperatorConfig(Section, frozen=True):
     state_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 10
     alert_interval_s: Annotated[int, Meta(ge=0, le=3600)] = 10
     stall_after_s: Annotated[int, Meta(ge=1, le=3600)] = 5
+    # a node that says online but sends nothing, not even health, for this long is `silent`
+    silent_after_s: Annotated[int, Meta(ge=10, le=86_400)] = 120
+    spool_alert: Annotated[int, Meta(ge=1, le=10_000_000)] = 100  # unsent events a growing spool alerts from
+    review_keep_h: Annotated[int, Meta(ge=1, le=24 * 30)] = 24  # how long a receipt for review stays listed
+    discovery_prefix: str = "homeassistant"  # Home Assistant's MQTT discovery prefix
 
 
 class GatewayConfig(Section, frozen=True):

@@ -19,7 +19,7 @@ from edge.protocol.messages import AnyMessage, Receipt, decode_message, encode_m
 from edge.protocol.topics import upstream_out_topic
 from gateway.fusion.engine import FusionEngine
 from gateway.fusion.model import FusedReceipt
-from gateway.fusion.replay import feed
+from gateway.fusion.replay import Observer, feed
 from gateway.journal import Journal, Outgoing
 from gateway.layout import StoreLayout
 
@@ -27,8 +27,17 @@ log = logging.getLogger(__name__)
 
 
 class LiveFusion:
-    def __init__(self, layout: StoreLayout, journal: Journal, gateway_id: str, boot: int, key: SigningKey) -> None:
+    def __init__(
+        self,
+        layout: StoreLayout,
+        journal: Journal,
+        gateway_id: str,
+        boot: int,
+        key: SigningKey,
+        observe: Observer | None = None,
+    ) -> None:
         self.engine = FusionEngine(layout)
+        self.observe = observe
         self._journal = journal
         self._topic = upstream_out_topic(layout.store, "receipt")
         self._id = gateway_id
@@ -37,7 +46,7 @@ class LiveFusion:
 
     def catch_up(self, now_ms: int) -> list[Outgoing]:
         """Replay the journal; the receipts it makes final that were never issued, queued now."""
-        receipts = feed(self.engine, journal_entries(self._journal))
+        receipts = feed(self.engine, journal_entries(self._journal), self.observe)
         queued = self._issue(receipts, now_ms)
         log.info(
             "fusion replayed %d journaled messages: %d sessions open, %d receipts final, %d of them queued now",
@@ -47,7 +56,7 @@ class LiveFusion:
 
     def committed(self, journaled: Iterable[tuple[AnyMessage, int]], now_ms: int) -> list[Outgoing]:
         """Messages just committed to the journal, in its order; the receipts queued for upstream."""
-        receipts = feed(self.engine, journaled)
+        receipts = feed(self.engine, journaled, self.observe)
         return self._issue(receipts, now_ms) if receipts else []
 
     def _issue(self, receipts: list[FusedReceipt], now_ms: int) -> list[Outgoing]:

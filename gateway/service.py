@@ -22,7 +22,7 @@ import multiprocessing
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +35,9 @@ from edge.protocol.configfile import ConfigError, read_password, resolve
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import Deny, Open
 from edge.protocol.session import persistent_client
-from edge.protocol.status import Availability, GatewayStatus
+from edge.protocol.status import Availability, GatewayStatus, Rates, UpstreamLinkState
 from edge.protocol.topics import (
+    gateway_alerts_topic,
     gateway_prefix,
     gateway_state_topic,
     node_subscriptions,
@@ -45,17 +46,19 @@ from edge.protocol.topics import (
 )
 from gateway.access import AccessControl, Output, Send, SessionOpened
 from gateway.access_store import AccessStore
-from gateway.alerts import Alert, AlertLimiter
 from gateway.commands import CommandSigner
 from gateway.config import GatewayConfig
 from gateway.journal import Journal, Outgoing
 from gateway.layout import load_layout
+from gateway.operator.alerts import Alert, AlertLimiter
+from gateway.operator.discovery import discovery_topic
+from gateway.operator.view import CLEARED, Summary
 from gateway.registry import load_registry
-from gateway.worker import BatchReport, Wire, serve
+from gateway.version import VERSION
+from gateway.worker import BatchReport, Ready, ViewReport, Wire, serve
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
 READY_WITHIN_S = 600
 
 
@@ -103,6 +106,14 @@ class Gateway:
         self.rejected: Counter[str] = Counter()
         self._alerts = AlertLimiter(config.operator.alert_interval_s * 1000)
         self._alerts_lock = threading.Lock()
+        # The operator view's retained topics as they stand: published on every connect, and
+        # what the sweep after it keeps (any other retained topic of ours is stale).
+        self._retained: dict[str, bytes] = {}
+        self._summary = Summary(0, 0, 0, 0)
+        self._view_lock = threading.Lock()
+        self._upstream: UpstreamLinkState = "none" if config.upstream is None else "down"
+        self._counts: deque[tuple[float, int, int, int]] = deque(maxlen=61)  # (monotonic, accepted, dup, rejected)
+        self._discovery_status = f"{config.operator.discovery_prefix}/status"
         self._queue: queue.SimpleQueue[_Received | None] = queue.SimpleQueue()
         self._ahead = threading.Semaphore(2)
         self._pending: dict[int, tuple[float, list[_Received]]] = {}  # batch id: (sent, batch)
@@ -132,11 +143,13 @@ class Gateway:
         self._worker.start()
         try:
             # the worker replays the journal into the fusion engine before it is ready
-            ready = self._pipe.poll(READY_WITHIN_S) and self._pipe.recv() == "ready"
+            ready = self._pipe.recv() if self._pipe.poll(READY_WITHIN_S) else None
         except EOFError:
-            ready = False
-        if not ready:
+            ready = None
+        if not isinstance(ready, Ready):
             raise JournalProcessError("the journal process did not start; see its log above")
+        self._retained = dict(ready.view.retained)
+        self._summary = ready.view.summary
         for outgoing in self._journal.outbox():  # left over, and the receipts the replay issued
             self._outgoing.put(outgoing)
         self._dispatcher.start()
@@ -180,6 +193,15 @@ class Gateway:
         if self.config.upstream is not None:
             client.subscribe(upstream_link_topic(self.config.store), qos=1)
         self._publish_state("online")
+        with self._view_lock:
+            for topic, payload in self._retained.items():
+                client.publish(topic, payload, qos=1, retain=True)
+        # After our own: the retained messages these bring back that the view no longer
+        # holds are stale (a session that ended, a node decommissioned while we were away).
+        # QoS 0, so the persistent session queues nothing for them while we are away.
+        for topic in self._sweep_subscriptions():
+            client.subscribe(topic, qos=0)
+        client.subscribe(self._discovery_status, qos=0)
         log.info("connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
 
     def _disconnected(
@@ -188,10 +210,26 @@ class Gateway:
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason)
 
+    def _sweep_subscriptions(self) -> tuple[str, str]:
+        return f"{self._prefix}/+/+", discovery_topic(self.config.operator.discovery_prefix, "+")
+
+    def _ours(self, topic: str) -> bool:
+        """A topic the operator view may hold: its dashboard topics and its discovery messages."""
+        prefix = self.config.operator.discovery_prefix
+        return topic.startswith(f"{self._prefix}/") or topic.startswith(f"{prefix}/device/{self.config.store}-")
+
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == upstream_link_topic(self.config.store):
             self._link_changed(bytes(message.payload) == b"1")
             client.ack(message.mid, message.qos)
+            return
+        if message.topic == self._discovery_status:
+            if bytes(message.payload) == b"online":
+                self._rediscover()
+            return
+        if self._ours(message.topic):
+            if message.retain and message.payload:
+                self._sweep(message.topic)
             return
         wire = (message.topic, bytes(message.payload), self._clock())
         self._queue.put(_Received(wire, message.mid, message.qos, self._connection))
@@ -228,13 +266,16 @@ class Gateway:
     def _collect(self) -> None:
         while True:
             try:
-                report: BatchReport = self._pipe.recv()
+                report: BatchReport | ViewReport = self._pipe.recv()
             except (EOFError, OSError):
                 with self._pending_lock:
                     unfinished = bool(self._pending)
                 if unfinished or not self._stop.is_set():
                     self._journal_process_lost()
                 return
+            if isinstance(report, ViewReport):
+                self._view_changed(report)
+                continue
             with self._pending_lock:
                 _, batch = self._pending.pop(report.batch_id)
             for received in batch:
@@ -242,6 +283,7 @@ class Gateway:
                     self._client.ack(received.mid, received.qos)
             self._ahead.release()
             self._account(report)
+            self._view_changed(report.view)
             for outgoing in report.outbox:
                 self._outgoing.put(outgoing)
             now = self._clock()
@@ -268,6 +310,11 @@ class Gateway:
             if up != self.access.upstream:
                 log.warning("the bridge to upstream is %s", "up" if up else "down: palm entry is refused")
             self._carry_out(self.access.link(up))
+        was, self._upstream = self._upstream, "up" if up else "down"
+        if was != self._upstream and (was == "up" or not up):
+            detail = "the bridge to upstream is " + ("up again" if up else "down: palm entry is refused")
+            reason = "cleared" if up else "bridge_down"
+            self._publish_alert(Alert(self._clock(), "upstream_unreachable", reason, self.config.id, detail, 1, not up))
 
     def _expire(self) -> None:
         """Deny each palm upstream has not answered in time, waking at its deadline (or when
@@ -303,6 +350,40 @@ class Gateway:
             if info.is_published():
                 self._journal.delivered(outgoing.id)
 
+    def _view_changed(self, report: ViewReport) -> None:
+        with self._view_lock:
+            self._summary = report.summary
+            for topic, payload in report.retained.items():
+                if payload == CLEARED:
+                    self._retained.pop(topic, None)
+                else:
+                    self._retained[topic] = payload
+                if self._client.is_connected():
+                    self._client.publish(topic, payload, qos=1, retain=True)
+        for alert in report.alerts:
+            if alert.kind in ("door_forced", "door_held"):  # a crowd tailgating is one alert per interval
+                with self._alerts_lock:
+                    limited = self._alerts.raise_alert(alert.ts_ms, alert.kind, alert.reason, alert.dev, alert.detail)
+                if limited is not None:
+                    self._publish_alert(limited)
+            else:
+                self._publish_alert(alert)
+
+    def _sweep(self, topic: str) -> None:
+        with self._view_lock:
+            if topic in self._retained:
+                return
+        log.info("clearing stale retained %s", topic)
+        self._client.publish(topic, CLEARED, qos=1, retain=True)
+
+    def _rediscover(self) -> None:
+        """Home Assistant came (back) online: it may have lost our discovery, so send it again."""
+        prefix = f"{self.config.operator.discovery_prefix}/device/"
+        with self._view_lock:
+            for topic, payload in self._retained.items():
+                if topic.startswith(prefix):
+                    self._client.publish(topic, payload, qos=1, retain=True)
+
     def _journal_process_lost(self) -> None:
         log.critical("the journal process died; stopping so that the broker redelivers what was not journaled")
         self.failed.set()
@@ -319,9 +400,10 @@ class Gateway:
                 self._publish_alert(alert)
 
     def _publish_alert(self, alert: Alert) -> None:
-        self._client.publish(f"{self._prefix}/alerts", msgspec.json.encode(alert), qos=1)
+        self._client.publish(gateway_alerts_topic(self.config.store), msgspec.json.encode(alert), qos=1)
 
     def _state_payload(self, state: Availability) -> bytes:
+        summary = self._summary
         return msgspec.json.encode(
             GatewayStatus(
                 state,
@@ -331,8 +413,22 @@ class Gateway:
                 self.duplicates,
                 dict(self.rejected),
                 self._queue.qsize() + sum(len(batch) for _, batch in list(self._pending.values())),
+                self._rates(),
+                summary.devices_online,
+                summary.devices_total,
+                summary.sessions_open,
+                summary.review_queue,
+                self._upstream,
             )
         )
+
+    def _rates(self) -> Rates:
+        """Per minute, over the samples the ticker took in the last minute."""
+        if len(self._counts) < 2:
+            return Rates()
+        (t0, a0, d0, r0), (t1, a1, d1, r1) = self._counts[0], self._counts[-1]
+        span = max(t1 - t0, 1.0)
+        return Rates(round((a1 - a0) * 60 / span), round((d1 - d0) * 60 / span), round((r1 - r0) * 60 / span))
 
     def _publish_state(self, state: Availability, wait: bool = False) -> None:
         info = self._client.publish(
@@ -351,17 +447,23 @@ class Gateway:
         """Every second: availability on change (and every `state_interval_s`), held alerts when due."""
         published: Availability | None = None
         last_publish = 0.0
+        summary = self._summary
         while not self._stop.wait(1):
+            self._counts.append((time.monotonic(), self.accepted, self.duplicates, sum(self.rejected.values())))
             state: Availability = "stalled" if self._stalled() else "online"
             if state != published and "stalled" in (state, published):
-                log.warning(
-                    "journal %s", "stalled: nodes hold their events" if state == "stalled" else "committing again"
-                )
+                stalled = state == "stalled"
+                detail = "journal stalled: nodes hold their events" if stalled else "journal committing again"
+                log.warning("%s", detail)
+                reason = "stalled" if stalled else "cleared"
+                self._publish_alert(Alert(self._clock(), "journal_stalled", reason, self.config.id, detail, 1, stalled))
             if self._client.is_connected() and (
-                state != published or time.monotonic() - last_publish >= self.config.operator.state_interval_s
+                state != published
+                or summary != self._summary
+                or time.monotonic() - last_publish >= self.config.operator.state_interval_s
             ):
                 self._publish_state(state)
-                published, last_publish = state, time.monotonic()
+                published, last_publish, summary = state, time.monotonic(), self._summary
             with self._alerts_lock:
                 due = self._alerts.flush(self._clock())
             for alert in due:

@@ -21,7 +21,9 @@ from gateway.config import GatewayConfig
 from gateway.ingest import BatchResult, Incoming, IngestCore
 from gateway.journal import Journal, Outgoing
 from gateway.layout import load_layout
-from gateway.live_fusion import LiveFusion
+from gateway.live_fusion import LiveFusion, journal_entries
+from gateway.operator.alerts import Alert
+from gateway.operator.view import OperatorView, Summary
 from gateway.registry import Registry, load_registry
 from gateway.verify import UpstreamSender, Verifier
 
@@ -44,9 +46,25 @@ ACCESS_TYPES: Final = frozenset({"palm", "qr", "passage", "decision"})
 
 
 @dataclass(frozen=True, slots=True)
+class ViewReport:
+    """What changed in the operator view: retained topics to publish, alerts, the figures
+    for the gateway's status. Sent with each batch, and on its own once a second while no
+    batch comes (silence is news too)."""
+
+    retained: dict[str, bytes]
+    alerts: list[Alert]
+    summary: Summary
+
+    @classmethod
+    def of(cls, view: OperatorView, now_ms: int) -> "ViewReport":
+        changes = view.take(now_ms)
+        return cls(changes.retained, changes.alerts, view.summary(now_ms))
+
+
+@dataclass(frozen=True, slots=True)
 class BatchReport:
     """What the service needs back: counts for its status, rejects for its alerts, the
-    messages its access control acts on, and what was queued for upstream."""
+    messages its access control acts on, what was queued for upstream, and the view's changes."""
 
     batch_id: int
     accepted: int
@@ -54,12 +72,20 @@ class BatchReport:
     rejected: list[RejectNote]
     access: list[AnyMessage]
     outbox: list[Outgoing]
+    view: ViewReport
 
     @classmethod
-    def of(cls, batch_id: int, result: BatchResult) -> "BatchReport":
+    def of(cls, batch_id: int, result: BatchResult, view: ViewReport) -> "BatchReport":
         notes = [RejectNote(str(r.error.reason), r.dev, r.error.detail, r.incoming.recv_ms) for r in result.rejected]
         access = [v.message for v in result.accepted if v.message.type in ACCESS_TYPES]
-        return cls(batch_id, len(result.accepted), result.duplicates, notes, access, result.outbox)
+        return cls(batch_id, len(result.accepted), result.duplicates, notes, access, result.outbox, view)
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The journal is replayed: the whole operator view as it stands (its alerts are history)."""
+
+    view: ViewReport
 
 
 class RegistryWatch:
@@ -112,29 +138,45 @@ def commit_with_retry(core: IngestCore, batch: list[Incoming]) -> BatchResult:
             pause = min(pause * 2, 30.0)
 
 
-def live_fusion(config: GatewayConfig, base: Path, journal: Journal, boot: int) -> LiveFusion | None:
-    if config.layout is None:
-        return None
-    layout = load_layout(resolve(base, config.layout))  # checked against the store by the service
-    return LiveFusion(layout, journal, config.id, boot, load_signing_key(resolve(base, config.keys.gateway)))
+def roles(registry: Registry) -> dict[str, str]:
+    return {node: str(device.role) for node, device in registry.devices.items()}
 
 
 def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> None:
     """The worker's main: runs until the service sends None or goes away. Receipts the
-    journal's replay issues are in the outbox before it answers `ready`."""
+    journal's replay issues are in the outbox before it answers `Ready`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     journal = Journal(resolve(base, config.journal), config.ingest.journal_sync)
     registry = RegistryWatch(resolve(base, config.registry))
     upstream = upstream_sender(config, base)
     forward = frozenset({"palm"}) if config.upstream is not None else frozenset()
-    core = IngestCore(Verifier(registry.load(), upstream), journal, config.ingest.dedupe_window, forward)
-    fusion = live_fusion(config, base, journal, boot)
+    devices = registry.load()
+    core = IngestCore(Verifier(devices, upstream), journal, config.ingest.dedupe_window, forward)
+    layout = load_layout(resolve(base, config.layout)) if config.layout is not None else None  # checked by the service
+    fusion = None
+    if layout is not None:
+        key = load_signing_key(resolve(base, config.keys.gateway))
+        fusion = LiveFusion(layout, journal, config.id, boot, key)
+    engine = fusion.engine if fusion is not None else None
+    view = OperatorView(config.store, roles(devices), layout, engine, config.operator, wall_ms())
     if fusion is not None:
+        fusion.observe = view.observe
         fusion.catch_up(wall_ms())
-    pipe.send("ready")
+    else:
+        for message, recv_ms in journal_entries(journal):
+            view.observe(message, recv_ms)
+    ready = ViewReport.of(view, wall_ms())
+    pipe.send(Ready(ready))
+    summary = ready.summary
     try:
         while True:
+            if not pipe.poll(1.0):
+                idle = ViewReport.of(view, wall_ms())
+                if idle.retained or idle.alerts or idle.summary != summary:
+                    pipe.send(idle)
+                    summary = idle.summary
+                continue
             try:
                 item = pipe.recv()
             except EOFError:
@@ -145,9 +187,15 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
             changed = registry.changed()
             if changed is not None:
                 core.use(Verifier(changed, upstream))
+                view.use_devices(roles(changed))
             result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
             if fusion is not None:
                 result.outbox += fusion.committed(result.journaled, wall_ms())
-            pipe.send(BatchReport.of(batch_id, result))
+            else:
+                for message, recv_ms in result.journaled:
+                    view.observe(message, recv_ms)
+            report = BatchReport.of(batch_id, result, ViewReport.of(view, wall_ms()))
+            summary = report.view.summary
+            pipe.send(report)
     finally:
         journal.close()

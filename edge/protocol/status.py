@@ -8,6 +8,15 @@ import msgspec
 # `stalled`: connected, but the journal has not committed for a while (a full disk, a lock);
 # nodes hold their events as they do for `offline`.
 Availability = Literal["online", "stalled", "stopped", "offline"]
+UpstreamLinkState = Literal["up", "down", "none"]
+
+
+class Rates(msgspec.Struct, frozen=True):
+    """Messages per minute over the last minute."""
+
+    accepted_per_min: int = 0
+    duplicates_per_min: int = 0
+    rejected_per_min: int = 0
 
 
 class GatewayStatus(msgspec.Struct, frozen=True):
@@ -18,6 +27,12 @@ class GatewayStatus(msgspec.Struct, frozen=True):
     duplicates: int
     rejected: dict[str, int]
     backlog: int
+    rates: Rates = Rates()
+    devices_online: int = 0
+    devices_total: int = 0
+    sessions_open: int = 0
+    review_queue: int = 0
+    upstream: UpstreamLinkState = "none"  # `none`: this gateway has no upstream configured
 
 
 class _Availability(msgspec.Struct, frozen=True):

@@ -108,6 +108,29 @@ def gateway_state_topic(store: str) -> str:
     return f"{gateway_prefix(store)}/state"
 
 
+def gateway_device_topic(store: str, node: str) -> str:
+    _checked(store, node, "devices")
+    return f"{gateway_prefix(store)}/devices/{node}"
+
+
+def gateway_session_topic(store: str, session: str) -> str:
+    return f"{gateway_prefix(store)}/sessions/{session}"
+
+
+def gateway_shelf_topic(store: str, shelf: str) -> str:
+    _checked(store, shelf, "shelves")
+    return f"{gateway_prefix(store)}/shelves/{shelf}"
+
+
+def gateway_alerts_topic(store: str) -> str:
+    return f"{gateway_prefix(store)}/alerts"
+
+
+def dashboard_subscriptions(store: str) -> tuple[str, ...]:
+    """What a dashboard subscribes to: the gateway's whole tree (retained state and alerts)."""
+    return (f"{gateway_prefix(store)}/#",)
+
+
 @lru_cache(maxsize=4096)
 def parse_topic(topic: str) -> Topic:
     """Parse a topic (cached: a store has few distinct topics, and the gateway parses every message's)."""

@@ -219,6 +219,18 @@ class FusionEngine:
             return None
         return self._receipt(session, session.closed_ms if session.closed_ms is not None else self._released_ms)
 
+    def people_of(self, session_id: str) -> tuple[int, int]:
+        """How many came in on an unfinished session, and how many of them are inside now."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return 0, 0
+        return len(session.people), len(session.present)
+
+    def misplaced_on(self, shelf: str, lane: int) -> list[Item]:
+        """Items put back on a lane that is not theirs, the top last."""
+        spot = self.lanes.get((shelf, lane))
+        return list(spot.misplaced) if spot is not None else []
+
     # -- handling, in time order ----------------------------------------------------------
 
     def _handle(self, message: AnyMessage, offset: int, key: int, outputs: list[FusionOutput]) -> None:

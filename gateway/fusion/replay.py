@@ -3,7 +3,7 @@ order (`{"topic", "msg", "recv_ms"}`) and a store layout in; the receipts and th
 statistics out. `storegw replay`, `storegw explain`, the live gateway (gateway.live_fusion)
 and the fusion benchmark all feed the engine through here, so they cannot drift apart."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -38,11 +38,20 @@ def replay(
     return engine, receipts
 
 
-def feed(engine: FusionEngine, entries: Iterable[tuple[AnyMessage, int]]) -> list[FusedReceipt]:
+# Sees each message fed, with what the engine made of it (the operator view watches so).
+Observer = Callable[[AnyMessage, int, list[FusionOutput]], None]
+
+
+def feed(
+    engine: FusionEngine, entries: Iterable[tuple[AnyMessage, int]], observe: Observer | None = None
+) -> list[FusedReceipt]:
     """Messages with their receive times, in receive order; the receipts they made final."""
     receipts: list[FusedReceipt] = []
     for message, recv_ms in entries:
-        receipts += finals(engine.apply(message, recv_ms))
+        outputs = engine.apply(message, recv_ms)
+        if observe is not None:
+            observe(message, recv_ms, outputs)
+        receipts += finals(outputs)
     return receipts
 
 

@@ -1,6 +1,6 @@
-"""gateway/alerts.py: one alert per (kind, reason, dev) per interval, carrying how many it stands for."""
+"""gateway/operator/alerts.py: one alert per (kind, reason, dev) per interval, carrying how many it stands for."""
 
-from gateway.alerts import Alert, AlertLimiter
+from gateway.operator.alerts import Alert, AlertLimiter
 
 
 def test_first_alert_passes_with_count_one() -> None:
@@ -24,20 +24,20 @@ def test_repeats_within_the_interval_are_held_and_counted() -> None:
 
 def test_count_restarts_after_an_alert_is_published() -> None:
     limiter = AlertLimiter(interval_ms=100)
-    assert limiter.raise_alert(0, "k", "r", "d", "") is not None
-    assert limiter.raise_alert(50, "k", "r", "d", "") is None
-    second = limiter.raise_alert(100, "k", "r", "d", "")
+    assert limiter.raise_alert(0, "door_held", "r", "d", "") is not None
+    assert limiter.raise_alert(50, "door_held", "r", "d", "") is None
+    second = limiter.raise_alert(100, "door_held", "r", "d", "")
     assert second is not None and second.count == 2
-    third = limiter.raise_alert(250, "k", "r", "d", "")
+    third = limiter.raise_alert(250, "door_held", "r", "d", "")
     assert third is not None and third.count == 1
 
 
 def test_interval_is_measured_from_the_last_published_alert() -> None:
     limiter = AlertLimiter(interval_ms=100)
-    assert limiter.raise_alert(0, "k", "r", "d", "") is not None
-    assert limiter.raise_alert(90, "k", "r", "d", "") is None
-    assert limiter.raise_alert(150, "k", "r", "d", "") is not None
-    assert limiter.raise_alert(240, "k", "r", "d", "") is None
+    assert limiter.raise_alert(0, "door_held", "r", "d", "") is not None
+    assert limiter.raise_alert(90, "door_held", "r", "d", "") is None
+    assert limiter.raise_alert(150, "door_held", "r", "d", "") is not None
+    assert limiter.raise_alert(240, "door_held", "r", "d", "") is None
 
 
 def test_keys_are_per_kind_reason_and_dev() -> None:
@@ -55,7 +55,7 @@ def test_keys_are_per_kind_reason_and_dev() -> None:
 
 def test_zero_interval_lets_every_alert_through() -> None:
     limiter = AlertLimiter(interval_ms=0)
-    counts = [limiter.raise_alert(7, "k", "r", "d", "") for _ in range(3)]
+    counts = [limiter.raise_alert(7, "door_held", "r", "d", "") for _ in range(3)]
     assert [alert.count if alert else None for alert in counts] == [1, 1, 1]
 
 

@@ -1,0 +1,295 @@
+"""The operator view: what the dashboard topics should hold, built from the journal's
+messages and the fusion engine's outputs, and the alerts their changes raise.
+
+Pure: messages, outputs and the time come in; the retained topics that changed (an empty
+payload clears one) and the alerts raised since the last call go out. The view is rebuilt
+by the same replay that rebuilds the engine, so after a gateway restart it holds exactly
+what it held before, and `take` after the replay gives the whole set to publish.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import msgspec
+
+from edge.protocol.messages import Alarm, AnyMessage, Health, State, Telemetry, Weight
+from edge.protocol.topics import gateway_device_topic, gateway_session_topic, gateway_shelf_topic
+from gateway.config import OperatorConfig
+from gateway.fusion.engine import FusionEngine
+from gateway.fusion.model import FusedReceipt, FusionOutput, ReceiptFinal
+from gateway.layout import StoreLayout
+from gateway.operator.alerts import Alert
+from gateway.operator.discovery import discovery_messages
+from gateway.operator.model import DeviceAvailability, DeviceHealth, DeviceView, LaneView, SessionView, ShelfView
+
+CLEARED = b""  # a retained message with no payload removes the topic's retained message
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    retained: dict[str, bytes]  # topic: payload, CLEARED to remove it
+    alerts: list[Alert]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The figures the gateway's own `state` carries."""
+
+    devices_online: int
+    devices_total: int
+    sessions_open: int
+    review_queue: int
+
+
+@dataclass
+class _Device:
+    role: str
+    state: str | None = None  # as its last `state` message said
+    last_seen_ms: int | None = None
+    boot: int | None = None
+    health: Health | None = None
+    alerts: set[str] = field(default_factory=set)
+
+
+class OperatorView:
+    def __init__(
+        self,
+        store: str,
+        devices: Mapping[str, str],
+        layout: StoreLayout | None,
+        engine: FusionEngine | None,
+        config: OperatorConfig,
+        started_ms: int,
+    ) -> None:
+        """`devices`: node id to role, from the registry; `started_ms`: silence is counted
+        from no earlier than this, so a restart does not find every node silent."""
+        self._store = store
+        self._layout = layout
+        self._engine = engine
+        self._config = config
+        self._started_ms = started_ms
+        self._devices: dict[str, _Device] = {}
+        self.use_devices(devices)
+        self._weights: dict[tuple[str, int], int] = {}  # (shelf, lane): mg as last reported
+        self._shelf_seen: dict[str, int] = {}  # shelf: when it last reported a weight
+        self._review: dict[str, tuple[FusedReceipt, SessionView]] = {}
+        self._alerts: list[Alert] = []
+        self._published: dict[str, bytes] = {}
+        self._published_seen: dict[str, int | None] = {}  # node: last_seen_ms its topic carries
+
+    def use_devices(self, devices: Mapping[str, str]) -> None:
+        """The registry as it is now: new nodes appear as `unknown`, removed ones go."""
+        self._devices = {node: self._devices.get(node) or _Device(role) for node, role in devices.items()}
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def observe(self, message: AnyMessage, recv_ms: int, outputs: Iterable[FusionOutput] = ()) -> None:
+        """One journaled message, with what the fusion engine made of it."""
+        device = self._devices.get(message.dev)
+        if device is not None:
+            self._heard(device, message, recv_ms)
+        match message:
+            case Telemetry(shelf=shelf, lanes=lanes):
+                for lane, mg in lanes:
+                    self._weights[(shelf, lane)] = mg
+                self._shelf_seen[shelf] = recv_ms
+            case Weight(shelf=shelf, lane=lane, after_mg=after):
+                self._weights[(shelf, lane)] = after
+                self._shelf_seen[shelf] = recv_ms
+        for output in outputs:
+            if isinstance(output, ReceiptFinal):
+                self._finished(output.receipt)
+
+    def _heard(self, device: _Device, message: AnyMessage, recv_ms: int) -> None:
+        node = message.dev
+        was = self._availability(device, recv_ms)
+        device.last_seen_ms = recv_ms
+        device.boot = message.boot if device.boot is None else max(device.boot, message.boot)
+        match message:
+            case State(state=state):
+                device.state = state
+            case Health():
+                self._health(node, device, message, recv_ms)
+            case Alarm(kind=kind, gate=gate):
+                what = "someone passed in with no grant" if kind == "door_forced" else "the passage stayed blocked"
+                self._alerts.append(Alert(recv_ms, kind, kind, node, f"gate {gate}: {what}"))
+        now = self._availability(device, recv_ms)
+        if now in ("offline", "stopped") and was not in ("offline", "stopped"):
+            self._raise(node, device, recv_ms, "device_offline", now, f"{node} is {now}")
+        elif now == "online" and "device_offline" in device.alerts:
+            self._clear(node, device, recv_ms, "device_offline", f"{node} is online again")
+
+    def _health(self, node: str, device: _Device, health: Health, recv_ms: int) -> None:
+        before = device.health.spool if device.health is not None else 0
+        device.health = health
+        threshold = self._config.spool_alert
+        if health.spool >= threshold and health.spool > before and "spool_growing" not in device.alerts:
+            detail = f"{node} holds {health.spool} unsent events (was {before})"
+            self._raise(node, device, recv_ms, "spool_growing", "spool", detail)
+        elif health.spool < threshold and "spool_growing" in device.alerts:
+            self._clear(node, device, recv_ms, "spool_growing", f"{node} holds {health.spool} unsent events")
+        drifted = health.counters.get("lanes_drifted", 0)
+        if drifted > 0 and "shelf_drift" not in device.alerts:
+            detail = f"{node}: {drifted} lanes drifted past their limit; re-tare them (docs/servicing.md)"
+            self._raise(node, device, recv_ms, "shelf_drift", "drift", detail)
+        elif drifted == 0 and "shelf_drift" in device.alerts:
+            self._clear(node, device, recv_ms, "shelf_drift", f"{node}: no lane drifted")
+
+    def _raise(self, node: str, device: _Device, at_ms: int, kind: str, reason: str, detail: str) -> None:
+        device.alerts.add(kind)
+        self._alerts.append(Alert(at_ms, kind, reason, node, detail))  # type: ignore[arg-type]
+
+    def _clear(self, node: str, device: _Device, at_ms: int, kind: str, detail: str) -> None:
+        device.alerts.discard(kind)
+        self._alerts.append(Alert(at_ms, kind, "cleared", node, detail, active=False))  # type: ignore[arg-type]
+
+    def _finished(self, receipt: FusedReceipt) -> None:
+        if not receipt.review:
+            return
+        reasons = [flag.reason for flag in receipt.flags]
+        view = SessionView(
+            receipt.session, "review", receipt.opened_ms, receipt.closed_ms, 0, 0,
+            list(receipt.lines), reasons, receipt.confidence_pm,
+        )  # fmt: skip
+        self._review[receipt.session] = (receipt, view)
+        detail = f"receipt {receipt.session} for review: {', '.join(sorted(set(reasons)))}"
+        self._alerts.append(Alert(receipt.final_ms, "review", reasons[0] if reasons else "", receipt.session, detail))
+
+    # -- reading --------------------------------------------------------------------------
+
+    def take(self, now_ms: int) -> Changes:
+        """What changed since the last call: retained topics to publish, alerts to send."""
+        self._expire(now_ms)
+        current = self.snapshot(now_ms)
+        changed: dict[str, bytes] = {}
+        for topic, payload in current.items():
+            if self._published.get(topic) != payload and not self._only_seen_moved(topic, now_ms):
+                changed[topic] = payload
+        for topic in self._published.keys() - current.keys():
+            changed[topic] = CLEARED
+        for topic, payload in changed.items():
+            if payload == CLEARED:
+                self._published.pop(topic, None)
+            else:
+                self._published[topic] = payload
+        for node, device in self._devices.items():
+            if changed.get(gateway_device_topic(self._store, node)):
+                self._published_seen[node] = device.last_seen_ms
+        alerts, self._alerts = self._alerts, []
+        return Changes(changed, alerts)
+
+    def snapshot(self, now_ms: int) -> dict[str, bytes]:
+        """Every retained topic the view holds now, with its payload."""
+        topics: dict[str, bytes] = {}
+        for node, device in self._devices.items():
+            topics[gateway_device_topic(self._store, node)] = msgspec.json.encode(
+                self._device_view(node, device, now_ms)
+            )
+        shelves = [self._shelf_view(shelf) for shelf in self._shelf_ids()]
+        for shelf in shelves:
+            topics[gateway_shelf_topic(self._store, shelf.shelf)] = msgspec.json.encode(shelf)
+        for session in self._session_views():
+            topics[gateway_session_topic(self._store, session.session)] = msgspec.json.encode(session)
+        topics.update(
+            discovery_messages(
+                self._store, self._config.discovery_prefix,
+                {node: device.role for node, device in self._devices.items()},
+                {shelf.shelf: [lane.lane for lane in shelf.lanes] for shelf in shelves},
+            )
+        )  # fmt: skip
+        return topics
+
+    def summary(self, now_ms: int) -> Summary:
+        online = sum(self._availability(d, now_ms) == "online" for d in self._devices.values())
+        sessions = len(self._engine.sessions) if self._engine is not None else 0
+        return Summary(online, len(self._devices), sessions, len(self._review))
+
+    def _only_seen_moved(self, topic: str, now_ms: int) -> bool:
+        """A device topic whose only change is `last_seen_ms`, republished at most every
+        state interval: a node's every message must not become a dashboard message."""
+        published = self._published.get(topic)
+        if published is None or not topic.startswith(gateway_device_topic(self._store, "x")[:-1]):
+            return False
+        node = topic.rsplit("/", 1)[1]
+        device = self._devices.get(node)
+        seen = self._published_seen.get(node)
+        if device is None or device.last_seen_ms is None or seen is None:
+            return False
+        old = msgspec.json.decode(published, type=DeviceView)
+        new = self._device_view(node, device, now_ms)
+        return msgspec.structs.replace(old, last_seen_ms=new.last_seen_ms) == new and (
+            device.last_seen_ms - seen < self._config.state_interval_s * 1000
+        )
+
+    def _availability(self, device: _Device, now_ms: int) -> DeviceAvailability:
+        if device.last_seen_ms is None:
+            return "unknown"
+        state = device.state or "online"
+        if state == "online" and now_ms - max(device.last_seen_ms, self._started_ms) > self._silence_ms:
+            return "silent"
+        return state  # type: ignore[return-value]
+
+    @property
+    def _silence_ms(self) -> int:
+        return self._config.silent_after_s * 1000
+
+    def _expire(self, now_ms: int) -> None:
+        keep_ms = self._config.review_keep_h * 3_600_000
+        for session, (receipt, _) in list(self._review.items()):
+            if now_ms - receipt.final_ms > keep_ms:
+                del self._review[session]
+        for node, device in self._devices.items():
+            silent = self._availability(device, now_ms) == "silent"
+            if silent and "device_offline" not in device.alerts:
+                self._raise(node, device, now_ms, "device_offline", "silent", f"{node} has sent nothing for a while")
+
+    def _device_view(self, node: str, device: _Device, now_ms: int) -> DeviceView:
+        health = device.health
+        return DeviceView(
+            node,
+            device.role,
+            self._availability(device, now_ms),
+            device.last_seen_ms,
+            device.boot,
+            health.spool if health is not None else None,
+            DeviceHealth(health.uptime_s, health.temp_c10, dict(health.counters)) if health is not None else None,
+            sorted(device.alerts),
+        )
+
+    def _shelf_ids(self) -> list[str]:
+        shelves = {shelf.shelf for shelf in self._layout.shelves} if self._layout is not None else set()
+        return sorted(shelves | self._shelf_seen.keys())
+
+    def _shelf_view(self, shelf: str) -> ShelfView:
+        layout = self._layout.shelf_by_id.get(shelf) if self._layout is not None else None
+        planned = {slot.lane: slot.sku for slot in layout.lanes} if layout is not None else {}
+        reported = {lane for (name, lane) in self._weights if name == shelf}
+        lanes = []
+        for lane in sorted(planned.keys() | reported):
+            sku = planned.get(lane)
+            weight = self._weights.get((shelf, lane))
+            misplaced = self._engine.misplaced_on(shelf, lane) if self._engine is not None else []
+            stock = None
+            if weight is not None and sku is not None and self._layout is not None:
+                unit = self._layout.catalogue[sku].unit_mg
+                stock = max(0, round((weight - sum(item.mg for item in misplaced)) / unit))
+            lanes.append(LaneView(lane, sku, weight, stock, [item.sku for item in misplaced]))
+        return ShelfView(shelf, lanes, self._shelf_seen.get(shelf))
+
+    def _session_views(self) -> list[SessionView]:
+        views = [view for _, view in self._review.values()]
+        if self._engine is None:
+            return views
+        for session_id, session in self._engine.sessions.items():
+            receipt = self._engine.receipt_so_far(session_id)
+            if receipt is None:
+                continue
+            people, inside = self._engine.people_of(session_id)
+            views.append(
+                SessionView(
+                    session_id, "open" if session.closed_ms is None else "closed", session.opened_ms,
+                    session.closed_ms, people, inside, list(receipt.lines),
+                    [flag.reason for flag in receipt.flags], receipt.confidence_pm,
+                )
+            )  # fmt: skip
+        return views
