@@ -3,6 +3,7 @@ engine, explain a receipt."""
 
 import argparse
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -23,8 +24,13 @@ from gateway.fusion.replay import ReplayError, feed, replay, result_json
 from gateway.journal import Journal, JournalError, replay_line
 from gateway.layout import load_layout
 from gateway.live_fusion import journal_entries
+from gateway.operator import top
+from gateway.operator.top import Feed, Login, once, password_of
+from gateway.provisioning.site import DASHBOARD, Site
 from gateway.registry import load_registry
 from gateway.service import Gateway, JournalProcessError
+
+ONCE_SETTLE_S = 2.0  # long enough for the broker to hand over every retained topic
 
 
 def _run(config_path: Path) -> int:
@@ -147,6 +153,19 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _top(args: argparse.Namespace) -> int:
+    config, base = load_gateway_config(args.config)
+    password_file = args.password_file or Site(base).dashboard_password
+    login = Login(config.broker.host, config.broker.port, args.user, password_of(password_file))
+    feed = Feed(config.store, login)
+    if args.once:
+        size = shutil.get_terminal_size((120, 50))
+        print(once(feed, ONCE_SETTLE_S, size.columns, 1000))
+        return 0 if feed.board.status is not None else 3
+    top.run(feed)
+    return 0 if not feed.refused else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storegw", description=__doc__)
     parser.add_argument("--config", type=Path, default=Path("var/site/gateway.toml"))
@@ -168,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     replaying.add_argument("--layout", type=Path, required=True, help="the store layout (TOML)")
     explaining = commands.add_parser("explain", help="a session's receipt with the events behind each line")
     explaining.add_argument("session", help="the session id, as on the receipt (s-...)")
+    top = commands.add_parser("top", help="the store live in the terminal, from the gateway's dashboard topics")
+    top.add_argument("--user", default=DASHBOARD, help="the broker account (read-only dashboard by default)")
+    top.add_argument("--password-file", type=Path, help="default: the site's keys/dashboard.mqtt-password")
+    top.add_argument("--once", action="store_true", help="print one screen after the retained topics arrive, and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
@@ -182,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return _replay(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "top":
+            return _top(args)
         return _devices(args)
     except (ConfigError, KeyFileError) as error:
         print(f"storegw: {error}", file=sys.stderr)
