@@ -25,7 +25,14 @@ from firmware_tests.mqtt_client import TestClient
 from gateway.config import load_gateway_config
 from gateway.provisioning.flash import update_broker
 from gateway.provisioning.passwords import matches
-from gateway.provisioning.provision import ProvisioningError, add_node, decommission_node, init_site, service_pin
+from gateway.provisioning.provision import (
+    ProvisioningError,
+    add_node,
+    add_operator,
+    decommission_node,
+    init_site,
+    service_pin,
+)
 from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
 from upstream.home import UpstreamHome
@@ -265,6 +272,25 @@ def test_decommission_takes_the_node_out_and_deletes_its_secrets(tmp_path: Path)
     assert set(load_registry(site.registry).devices) == {"gate-01"}
     assert not site.node_dir("shelf-01").exists()
     assert site.node_dir("gate-01").exists()
+
+
+def test_an_operator_account_is_read_only_its_own_and_made_once(tmp_path: Path) -> None:
+    site = initialised(tmp_path)
+    add_node(site, "gate-01", Role.GATE)
+    add_operator(site, "homeassistant")
+    password = site.operator_password("homeassistant")
+    assert mode(password) == 0o600
+    assert matches(password.read_text().strip(), load_registry(site.registry).operators["homeassistant"])
+    first = password.read_bytes()
+    assert "exists" in add_operator(site, "homeassistant")[0]
+    assert password.read_bytes() == first
+    before = site.registry.read_bytes()
+    for taken in ("gate-01", "gateway"):
+        with pytest.raises(ProvisioningError, match="choose another name"):
+            add_operator(site, taken)
+    with pytest.raises(ProvisioningError, match="must be 1-64 characters"):
+        add_operator(site, "../x")
+    assert site.registry.read_bytes() == before
 
 
 def test_decommissioning_an_unknown_node_changes_nothing(tmp_path: Path) -> None:

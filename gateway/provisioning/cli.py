@@ -10,7 +10,14 @@ from edge.protocol.roles import DEVICE_ROLES, Role
 from gateway.config import load_gateway_config
 from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
 from gateway.provisioning.flash import flash_mcu, flash_node, update_broker
-from gateway.provisioning.provision import ProvisioningError, add_node, decommission_node, init_site, service_pin
+from gateway.provisioning.provision import (
+    ProvisioningError,
+    add_node,
+    add_operator,
+    decommission_node,
+    init_site,
+    service_pin,
+)
 from gateway.provisioning.site import Site, StoreKit
 from gateway.registry import load_registry
 
@@ -50,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     mcu = commands.add_parser("flash-mcu", help="put the shelf board's MicroPython firmware on it (mpremote)")
     mcu.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyACM0")
+    operator = commands.add_parser("add-operator", help="a read-only broker account for one more dashboard")
+    operator.add_argument("name", help="e.g. homeassistant, or a person's name for their storegw top")
     pin = commands.add_parser("service-pin", help="show a node's service PIN, for its technician's work order")
     pin.add_argument("node")
     retire = commands.add_parser("decommission", help="revoke a node: registry, key, broker credential")
@@ -78,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "flash-mcu":
             lines = flash_mcu(args.port)
+        elif args.command == "add-operator":
+            lines = [*add_operator(site, args.name), update_broker(site)]
         elif args.command == "service-pin":
             lines = [service_pin(site, args.node)]
         elif args.command == "decommission":

@@ -238,6 +238,27 @@ def service_pin(site: Site, node: str) -> str:
         raise ProvisioningError(f"{node} has no service PIN on this site; `storeprov add-node` makes one") from None
 
 
+def add_operator(site: Site, name: str) -> list[str]:
+    """A read-only broker account for one more dashboard. The broker ties a session to its
+    account (use_username_as_clientid), so two dashboards logged in as one account push
+    each other off: give Home Assistant, Node-RED and each `storegw top` their own.
+    Idempotent: an account that exists keeps its password."""
+    _check_id("operator name", name)
+    if not site.registry.exists():
+        raise ProvisioningError(f"{site.root} is not an initialised site; run `make keys` first")
+    registry = load_registry(site.registry)
+    if name in registry.names() and name not in registry.operators:
+        raise ProvisioningError(f"{name} is the gateway's or a device's broker account; choose another name")
+    path = site.operator_password(name)
+    if name in registry.operators and path.exists():
+        return [f"operator {name} exists; its password is in {path}"]
+    password = new_password()
+    write_secret_file(path, password)
+    registry.operators[name] = mosquitto_hash(password)
+    save_registry(site.registry, registry)
+    return [f"read-only dashboard account {name}; its password is in {path}"]
+
+
 def decommission_node(site: Site, node: str) -> list[str]:
     """Take a node out of the registry and delete its key and broker password from the site.
     The broker's password file and ACL must then be rewritten (the caller does) and the
@@ -258,4 +279,12 @@ def decommission_node(site: Site, node: str) -> list[str]:
     return [f"{node:14} {device.role:7} revoked {device.fingerprint}; its key and password deleted from {site.root}"]
 
 
-__all__ = ["ConfigError", "ProvisioningError", "add_node", "decommission_node", "init_site", "service_pin"]
+__all__ = [
+    "ConfigError",
+    "ProvisioningError",
+    "add_node",
+    "add_operator",
+    "decommission_node",
+    "init_site",
+    "service_pin",
+]

@@ -43,7 +43,11 @@ class Site:
 
     @property
     def dashboard_password(self) -> Path:
-        return self.keys / "dashboard.mqtt-password"
+        return self.operator_password(DASHBOARD)
+
+    def operator_password(self, name: str) -> Path:
+        """A read-only dashboard account's broker password."""
+        return self.keys / f"{name}.mqtt-password"
 
     @property
     def broker(self) -> Path:
