@@ -61,3 +61,13 @@ def test_the_screen_shows_each_part_and_fits_the_terminal() -> None:
 def test_before_the_gateway_has_said_anything_the_screen_says_so() -> None:
     screen = render(Board("test"), "refused: Not authorized", NOW, 120, 30)
     assert "gateway: no status yet" in screen[0] and "refused: Not authorized" in screen[0]
+
+
+def test_a_gateway_gone_is_shouted_and_its_stale_figures_are_not_shown() -> None:
+    board = filled()
+    gone = GatewayStatus("offline", "0.1.0", 0, 0, 0, {}, 0)
+    board.take(f"{PREFIX}/state", msgspec.json.encode(gone))
+    screen = render(board, "127.0.0.1:1883", NOW, 100, 40)
+    assert "gateway OFFLINE" in screen[0] and "as it last published" in screen[1]
+    assert not any("msg/min" in line for line in screen)
+    assert any(line.startswith("shelf-01") for line in screen), "the last known devices stay listed"

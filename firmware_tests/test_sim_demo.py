@@ -13,9 +13,21 @@ from firmware_tests.conftest import storediag
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_demo(root: Path, *extra: str, technician: list[str] | None = None) -> tuple[str, str]:
+def dashboard_with_a_shopper(root: Path) -> str:
+    """`storegw top --once` on the demo's store, once it shows a shopper inside; "" if not yet."""
+    top = [sys.executable, "-m", "gateway.cli", "--config", str(root / "site" / "gateway.toml"), "top", "--once"]
+    if not (root / "site" / "gateway.toml").exists():
+        return ""
+    shown = subprocess.run(top, cwd=REPO, capture_output=True, text=True, timeout=60, check=False).stdout
+    return shown if re.search(r"sessions [1-9]\d* open", shown) else ""
+
+
+def run_demo(
+    root: Path, *extra: str, technician: list[str] | None = None, operator: list[str] | None = None
+) -> tuple[str, str]:
     """The demo's output; with `technician`, what storediag answers on shelf-01's console
-    while the store is open."""
+    while the store is open; with `operator`, what the operator's dashboard shows meanwhile
+    (appended to the list)."""
     out_path, err_path = root.with_name("demo.out"), root.with_name("demo.err")
     with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
         command = [sys.executable, "-m", "hw.sim.demo", "--root", str(root), *extra]
@@ -28,6 +40,10 @@ def run_demo(root: Path, *extra: str, technician: list[str] | None = None) -> tu
             time.sleep(2)
             asked = storediag(port, *technician)
             answer = asked.stdout if asked.returncode == 0 else ""
+    while operator is not None and not operator and demo.poll() is None:
+        seen = dashboard_with_a_shopper(root)
+        if seen:
+            operator.append(seen)
     demo.wait(timeout=300)
     out, err = out_path.read_text(), err_path.read_text()
     assert demo.returncode == 0, out[-3000:] + err[-2000:]
@@ -47,8 +63,16 @@ def receipts_beside_truth(output: str) -> dict[str, tuple[str, str]]:
 
 
 def test_the_whole_store_on_mosquitto_survives_a_gateway_crash_and_sends_every_receipt(tmp_path: Path) -> None:
-    output, answer = run_demo(tmp_path / "demo", "--shoppers", "3", "--seed", "4", technician=["read"])
+    dashboard: list[str] = []
+    output, answer = run_demo(
+        tmp_path / "demo", "--shoppers", "3", "--seed", "4", technician=["read"], operator=dashboard
+    )
     assert "broker: mosquitto on 127.0.0.1:" in output
+    assert "storegw --config" in output and " top" in output
+    assert dashboard, "the operator's dashboard showed a shopper inside"
+    shelves = re.findall(r"^(?:shelf-0\d)? +\d +[a-z0-9-]+ +([\d.]+)kg +(\d+)", dashboard[0], re.MULTILINE)
+    assert len(shelves) == 20 and all(int(stock) > 0 for _, stock in shelves), dashboard[0]
+    assert "devices 11/11 online" in dashboard[0]
     assert "a technician's view: .venv/bin/storediag --port" in output
     assert answer.splitlines()[0].split()[:2] == ["lane", "raw"], "shelf-01's console answered during the demo"
     assert "gateway killed with SIGKILL" in output and "gateway restarted" in output

@@ -44,6 +44,11 @@ def _header(board: Board, connection: str, now_ms: int) -> list[str]:
     status = board.status
     if status is None:
         return [f"store {board.store}  gateway: no status yet  |  broker: {connection}  |  {_clock(now_ms)}"]
+    if status.state in ("offline", "stopped"):
+        return [
+            f"store {board.store}  gateway {status.state.upper()}  |  broker: {connection}  |  {_clock(now_ms)}",
+            "the gateway is not running: what follows is as it last published it",
+        ]
     rejected = sum(status.rejected.values())
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(status.rejected.items()))
     return [

@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     broker: MosquittoBroker | AmqttBroker = (
         AmqttBroker(port).start() if binary is None else start_broker(site, port, allow_amqtt=False)
     )
-    print(f"broker: {broker.kind} on {broker.host}:{broker.port}; watch it with")
+    print(f"broker: {broker.kind} on {broker.host}:{broker.port}; watch the store with")
+    print(f"  .venv/bin/storegw --config {site.gateway_config} top")
+    print("or every message with")
     print(
         f"  mosquitto_sub -h {broker.host} -p {broker.port} -u {DASHBOARD} "
         f"-P \"$(cat {site.dashboard_password})\" -t 'store/{layout.store}/#' -v"
