@@ -1,3 +1,3 @@
 """The in-store gateway: verifies and journals every device message, dedupes redelivery,
-estimates device clocks, and raises alerts; later the fusion engine, the upstream link
-and the operator state build on the journal."""
+estimates device clocks, fuses carts into receipts for upstream, decides entry, and
+publishes the store to operators' dashboards (gateway.operator)."""

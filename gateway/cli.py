@@ -1,5 +1,5 @@
 """`storegw`: run the gateway, inspect and export its journal, list devices, replay the fusion
-engine, explain a receipt."""
+engine, explain a receipt, watch the store live (`top`)."""
 
 import argparse
 import logging
