@@ -25,7 +25,6 @@ from gateway.journal import Journal, JournalError, replay_line
 from gateway.layout import load_layout
 from gateway.live_fusion import journal_entries
 from gateway.operator import top
-from gateway.operator.top import Feed, Login, once, password_of
 from gateway.provisioning.site import DASHBOARD, Site
 from gateway.registry import load_registry
 from gateway.service import Gateway, JournalProcessError
@@ -155,12 +154,12 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _top(args: argparse.Namespace) -> int:
     config, base = load_gateway_config(args.config)
-    password_file = args.password_file or Site(base).dashboard_password
-    login = Login(config.broker.host, config.broker.port, args.user, password_of(password_file))
-    feed = Feed(config.store, login)
+    password_file = args.password_file or Site(base).operator_password(args.user)
+    login = top.Login(config.broker.host, config.broker.port, args.user, top.password_of(password_file))
+    feed = top.Feed(config.store, login)
     if args.once:
         size = shutil.get_terminal_size((120, 50))
-        print(once(feed, ONCE_SETTLE_S, size.columns, 1000))
+        print(top.once(feed, ONCE_SETTLE_S, size.columns, 1000))
         return 0 if feed.board.status is not None else 3
     top.run(feed)
     return 0 if not feed.refused else 2
@@ -187,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     replaying.add_argument("--layout", type=Path, required=True, help="the store layout (TOML)")
     explaining = commands.add_parser("explain", help="a session's receipt with the events behind each line")
     explaining.add_argument("session", help="the session id, as on the receipt (s-...)")
-    top = commands.add_parser("top", help="the store live in the terminal, from the gateway's dashboard topics")
-    top.add_argument("--user", default=DASHBOARD, help="the broker account (read-only dashboard by default)")
-    top.add_argument("--password-file", type=Path, help="default: the site's keys/dashboard.mqtt-password")
-    top.add_argument("--once", action="store_true", help="print one screen after the retained topics arrive, and exit")
+    watching = commands.add_parser("top", help="the store live in the terminal, from the gateway's dashboard topics")
+    watching.add_argument("--user", default=DASHBOARD, help="the broker account (read-only dashboard by default)")
+    watching.add_argument("--password-file", type=Path, help="default: the site's keys/USER.mqtt-password")
+    watching.add_argument(
+        "--once", action="store_true", help="print one screen after the retained topics arrive, and exit"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,

@@ -27,17 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class LiveFusion:
-    def __init__(
-        self,
-        layout: StoreLayout,
-        journal: Journal,
-        gateway_id: str,
-        boot: int,
-        key: SigningKey,
-        observe: Observer | None = None,
-    ) -> None:
+    def __init__(self, layout: StoreLayout, journal: Journal, gateway_id: str, boot: int, key: SigningKey) -> None:
         self.engine = FusionEngine(layout)
-        self.observe = observe
+        # set by whoever watches the engine (the operator view, which needs the engine first)
+        self.observe: Observer | None = None
         self._journal = journal
         self._topic = upstream_out_topic(layout.store, "receipt")
         self._id = gateway_id

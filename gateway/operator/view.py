@@ -75,7 +75,7 @@ class OperatorView:
         self._review: dict[str, tuple[FusedReceipt, SessionView]] = {}
         self._alerts: list[Alert] = []
         self._published: dict[str, bytes] = {}
-        self._published_seen: dict[str, int | None] = {}  # node: last_seen_ms its topic carries
+        self._discovery_made: tuple[object, dict[str, bytes]] | None = None  # (what it was made of, messages)
 
     def use_devices(self, devices: Mapping[str, str]) -> None:
         """The registry as it is now: new nodes appear as `unknown`, removed ones go."""
@@ -160,65 +160,69 @@ class OperatorView:
     def take(self, now_ms: int) -> Changes:
         """What changed since the last call: retained topics to publish, alerts to send."""
         self._expire(now_ms)
-        current = self.snapshot(now_ms)
-        changed: dict[str, bytes] = {}
-        for topic, payload in current.items():
-            if self._published.get(topic) != payload and not self._only_seen_moved(topic, now_ms):
-                changed[topic] = payload
+        devices = self._device_views(now_ms)
+        current = self._topics(devices)
+        changed = {topic: payload for topic, payload in current.items() if self._published.get(topic) != payload}
         for topic in self._published.keys() - current.keys():
             changed[topic] = CLEARED
+        for node, view in devices.items():
+            topic = gateway_device_topic(self._store, node)
+            if topic in changed and self._only_seen_moved(self._published.get(topic), view):
+                del changed[topic]
         for topic, payload in changed.items():
             if payload == CLEARED:
                 self._published.pop(topic, None)
             else:
                 self._published[topic] = payload
-        for node, device in self._devices.items():
-            if changed.get(gateway_device_topic(self._store, node)):
-                self._published_seen[node] = device.last_seen_ms
         alerts, self._alerts = self._alerts, []
         return Changes(changed, alerts)
 
     def snapshot(self, now_ms: int) -> dict[str, bytes]:
         """Every retained topic the view holds now, with its payload."""
-        topics: dict[str, bytes] = {}
-        for node, device in self._devices.items():
-            topics[gateway_device_topic(self._store, node)] = msgspec.json.encode(
-                self._device_view(node, device, now_ms)
-            )
+        return self._topics(self._device_views(now_ms))
+
+    def _device_views(self, now_ms: int) -> dict[str, DeviceView]:
+        return {node: self._device_view(node, device, now_ms) for node, device in self._devices.items()}
+
+    def _topics(self, devices: dict[str, DeviceView]) -> dict[str, bytes]:
+        topics = {gateway_device_topic(self._store, node): msgspec.json.encode(view) for node, view in devices.items()}
         shelves = [self._shelf_view(shelf) for shelf in self._shelf_ids()]
         for shelf in shelves:
             topics[gateway_shelf_topic(self._store, shelf.shelf)] = msgspec.json.encode(shelf)
         for session in self._session_views():
             topics[gateway_session_topic(self._store, session.session)] = msgspec.json.encode(session)
-        topics.update(
-            discovery_messages(
-                self._store, self._config.discovery_prefix,
-                {node: device.role for node, device in self._devices.items()},
-                {shelf.shelf: [lane.lane for lane in shelf.lanes] for shelf in shelves},
-            )
-        )  # fmt: skip
+        roles = tuple((node, device.role) for node, device in self._devices.items())
+        lanes = tuple((shelf.shelf, tuple(lane.lane for lane in shelf.lanes)) for shelf in shelves)
+        topics.update(self._discovery(roles, lanes))
         return topics
+
+    def _discovery(
+        self, roles: tuple[tuple[str, str], ...], lanes: tuple[tuple[str, tuple[int, ...]], ...]
+    ) -> dict[str, bytes]:
+        """Discovery messages change only with the devices and the shelves' lanes: they are
+        built again only then, not on every take."""
+        if self._discovery_made is None or self._discovery_made[0] != (roles, lanes):
+            messages = discovery_messages(
+                self._store, self._config.discovery_prefix, dict(roles), {shelf: list(ids) for shelf, ids in lanes}
+            )
+            self._discovery_made = ((roles, lanes), messages)
+        return self._discovery_made[1]
 
     def summary(self, now_ms: int) -> Summary:
         online = sum(self._availability(d, now_ms) == "online" for d in self._devices.values())
         sessions = len(self._engine.sessions) if self._engine is not None else 0
         return Summary(online, len(self._devices), sessions, len(self._review))
 
-    def _only_seen_moved(self, topic: str, now_ms: int) -> bool:
+    def _only_seen_moved(self, published: bytes | None, view: DeviceView) -> bool:
         """A device topic whose only change is `last_seen_ms`, republished at most every
         state interval: a node's every message must not become a dashboard message."""
-        published = self._published.get(topic)
-        if published is None or not topic.startswith(gateway_device_topic(self._store, "x")[:-1]):
-            return False
-        node = topic.rsplit("/", 1)[1]
-        device = self._devices.get(node)
-        seen = self._published_seen.get(node)
-        if device is None or device.last_seen_ms is None or seen is None:
+        if published is None or view.last_seen_ms is None:
             return False
         old = msgspec.json.decode(published, type=DeviceView)
-        new = self._device_view(node, device, now_ms)
-        return msgspec.structs.replace(old, last_seen_ms=new.last_seen_ms) == new and (
-            device.last_seen_ms - seen < self._config.state_interval_s * 1000
+        return (
+            old.last_seen_ms is not None
+            and msgspec.structs.replace(old, last_seen_ms=view.last_seen_ms) == view
+            and view.last_seen_ms - old.last_seen_ms < self._config.state_interval_s * 1000
         )
 
     def _availability(self, device: _Device, now_ms: int) -> DeviceAvailability:

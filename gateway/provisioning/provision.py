@@ -101,10 +101,7 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
         report.append(f"gateway credential for {gateway_id} written to {site.gateway_password}")
     if gateway_id in registry.devices:
         raise ProvisioningError(f"{gateway_id} is already a device id; choose another gateway id")
-    if DASHBOARD not in registry.operators or not site.dashboard_password.exists():
-        password = new_password()
-        write_secret_file(site.dashboard_password, password)
-        registry.operators[DASHBOARD] = mosquitto_hash(password)
+    if _ensure_operator(site, registry, DASHBOARD):
         report.append(f"read-only dashboard credential written to {site.dashboard_password}")
     save_registry(site.registry, registry)
     if not site.gateway_config.exists():
@@ -250,13 +247,21 @@ def add_operator(site: Site, name: str) -> list[str]:
     if name in registry.names() and name not in registry.operators:
         raise ProvisioningError(f"{name} is the gateway's or a device's broker account; choose another name")
     path = site.operator_password(name)
-    if name in registry.operators and path.exists():
+    if not _ensure_operator(site, registry, name):
         return [f"operator {name} exists; its password is in {path}"]
-    password = new_password()
-    write_secret_file(path, password)
-    registry.operators[name] = mosquitto_hash(password)
     save_registry(site.registry, registry)
     return [f"read-only dashboard account {name}; its password is in {path}"]
+
+
+def _ensure_operator(site: Site, registry: Registry, name: str) -> bool:
+    """Give operator `name` a password and its hash in `registry` (not saved) unless it has
+    both already; True if it made one."""
+    if name in registry.operators and site.operator_password(name).exists():
+        return False
+    password = new_password()
+    write_secret_file(site.operator_password(name), password)
+    registry.operators[name] = mosquitto_hash(password)
+    return True
 
 
 def decommission_node(site: Site, node: str) -> list[str]:
