@@ -150,3 +150,19 @@ def test_replay_names_the_line_it_cannot_read(tmp_path: Path) -> None:
     done = storegw(tmp_path / "unused.toml", "replay", "--layout", str(SMALL_STORE), str(lines))
     assert done.returncode == 2
     assert "line 1" in done.stderr and done.stdout == ""
+
+
+def test_devices_reset_forgets_a_devices_marks_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    config = journaled_site(tmp_path)
+    before = storegw(config, "devices").stdout
+    assert next(line for line in before.splitlines() if line.startswith("shelf-01")).split()[3:5] == ["1", "3"]
+    unknown = storegw(config, "devices", "--reset", "camera-01")
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "storegw: the journal knows no device camera-01"
+    reset = storegw(config, "devices", "--reset", "shelf-01")
+    assert reset.returncode == 0, reset.stderr
+    after = storegw(config, "devices").stdout
+    assert next(line for line in after.splitlines() if line.startswith("shelf-01")).split()[3:5] == ["0", "0"]
+    settings, base = load_gateway_config(config)
+    journal = Journal(base / settings.journal)
+    assert journal.marks_generation() == 1 and journal.high_water_marks() == {}
+    journal.close()

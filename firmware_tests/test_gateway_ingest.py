@@ -382,9 +382,11 @@ def test_verdicts_do_not_depend_on_batching_states(core: IngestCore, journal: Jo
 def test_a_reused_sequence_number_with_other_content_is_refused_not_dropped(core: IngestCore, journal: Journal) -> None:
     core.process([weight(1, seq) for seq in range(1, 21)])
     reused_in_window = weight(1, 18, delay_ms=99)
-    reused_in_window = Incoming(reused_in_window.topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 18))), 5)
+    reused_in_window = Incoming(
+        reused_in_window.topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 18))), ts_of(1, 21)
+    )
     reused_below_window = Incoming(
-        reused_in_window.topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 2))), 6
+        reused_in_window.topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 2))), ts_of(1, 22)
     )
     result = core.process([reused_in_window, reused_below_window, weight(1, 18)])
     assert [r.error.reason for r in result.rejected] == [Reason.BOOT_REUSED, Reason.BOOT_REUSED]
@@ -394,7 +396,7 @@ def test_a_reused_sequence_number_with_other_content_is_refused_not_dropped(core
 
 
 def test_the_same_sequence_number_twice_in_one_batch_with_other_content_is_refused(core: IngestCore) -> None:
-    twin = Incoming(weight(1, 3).topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 3))), 7)
+    twin = Incoming(weight(1, 3).topic, seal(KEYS["shelf-1"], encode_message(_other_weight(1, 3))), ts_of(1, 4))
     result = core.process([weight(1, 3), twin])
     assert len(result.accepted) == 1
     assert [r.error.reason for r in result.rejected] == [Reason.BOOT_REUSED]

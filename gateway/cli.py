@@ -86,6 +86,8 @@ def _devices(args: argparse.Namespace) -> int:
     config, base = load_gateway_config(args.config)
     registry = load_registry(resolve(base, config.registry))
     path = resolve(base, config.journal)
+    if args.reset is not None:
+        return _reset_marks(_open_journal(config, base), args.reset)
     seen = Journal(path).devices() if path.exists() else {}
     now = wall_ms()
     columns = "{:14} {:7} {:8} {:>5} {:>8} {:>10} {:>8} {:>9} {:>6}  {}"
@@ -109,6 +111,17 @@ def _devices(args: argparse.Namespace) -> int:
                 device.fingerprint,
             )
         )
+    return 0
+
+
+def _reset_marks(journal: Journal, node: str) -> int:
+    """A device locked out by a jump its genuine messages cannot follow: forget its marks.
+    A running gateway rereads them before its next batch."""
+    if node not in journal.devices():
+        print(f"storegw: the journal knows no device {node}", file=sys.stderr)
+        return 2
+    journal.reset_marks(node, wall_ms())
+    print(f"{node}: marks reset; its next message starts them afresh")
     return 0
 
 
@@ -177,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     journal.add_argument("--type")
     journal.add_argument("--limit", type=int)
     journal.add_argument("--stats", action="store_true", help="counts by device and type, and rejects by reason")
-    commands.add_parser("devices", help="registered devices with what the journal knows of them")
+    devices = commands.add_parser("devices", help="registered devices with what the journal knows of them")
+    devices.add_argument(
+        "--reset", metavar="NODE", help="forget NODE's boot and seq marks (after a jump that locked it out)"
+    )
     replaying = commands.add_parser(
         "replay",
         help="run the fusion engine over replay lines (storegw journal --format replay) and print the receipts",

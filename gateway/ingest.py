@@ -22,6 +22,10 @@ from gateway.verify import Verified, Verifier, sender_of
 
 log = logging.getLogger(__name__)
 
+# Devices keep time with chrony against the gateway; a clock further ahead than this is
+# broken, and one message from it would drag the device's offset estimate along.
+TS_AHEAD_MS = 300_000
+
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
@@ -101,6 +105,13 @@ class IngestCore:
         self.devices: dict[str, DeviceRow] = journal.devices()
         self.clocks: dict[str, ClockOffset] = {}
 
+    def reload_marks(self) -> None:
+        """Take the sequence marks afresh from the journal: an operator reset a device's."""
+        self.sequencing = Sequencing(
+            self.sequencing.window, self._journal.high_water_marks(), self._journal.newest_boots()
+        )
+        self.devices = self._journal.devices()
+
     def use(self, verifier: Verifier) -> None:
         """Verify from now on against another registry (one reloaded from disk)."""
         self._verifier = verifier
@@ -116,6 +127,7 @@ class IngestCore:
             for incoming in batch:
                 try:
                     verified = self._verifier.verify(incoming.topic, incoming.payload)
+                    _check_bounds(verified.message, incoming.recv_ms, sequencing)
                     new = self._is_new(verified, incoming.payload, sequencing, pending)
                 except ProtocolError as error:
                     self._reject(result, incoming, error)
@@ -221,6 +233,12 @@ class IngestCore:
         if journaled != payload:
             raise _reused(message)
         return False
+
+
+def _check_bounds(message: AnyMessage, recv_ms: int, sequencing: Sequencing) -> None:
+    if message.ts > recv_ms + TS_AHEAD_MS:
+        raise ProtocolError(Reason.TS_AHEAD, f"ts {message.ts} is more than {TS_AHEAD_MS} ms ahead of {recv_ms}")
+    sequencing.check_bounds(message.dev, message.boot, message.seq)
 
 
 def _reused(message: AnyMessage) -> ProtocolError:

@@ -5,10 +5,25 @@ Events carry (boot, seq): one above the high-water mark is new; one a little bel
 decides which; anything older is a replay unless the journal already holds it.
 `state` messages stand outside the sequence and need only a boot not older than the
 newest seen.
+
+Bounds (DESIGN section 3): no single message may move a sender's marks so far that its
+genuine later messages are refused. A boot may step at most BOOT_STEP above the newest
+seen; within a boot, seq at most one window above the mark, so that every genuine number
+below a jump that was let in still falls inside the window; a new boot starts within one
+window of 1. A device with no marks yet (new, or reset by an operator) is not bounded:
+there is nothing it could be locked out of, and a gateway with a fresh journal must not
+refuse a fleet that has been running.
 """
 
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from typing import Final
+
+from edge.protocol.errors import ProtocolError, Reason
+
+# A node's boot goes up by one per start and the gateway sees every start's `state`, so a
+# step of more than a few is a glitch; 100 leaves room for restarts the broker never carried.
+BOOT_STEP: Final = 100
 
 
 class Verdict(Enum):
@@ -33,6 +48,20 @@ class Sequencing:
         if boot == mark[0] and seq > mark[1] - self.window:
             return Verdict.IN_WINDOW
         return Verdict.OLD
+
+    def check_bounds(self, dev: str, boot: int, seq: int) -> None:
+        """Raise ProtocolError for a boot or seq that jumps past the bounds."""
+        newest = self.newest_boot.get(dev)
+        if newest is not None and boot > newest + BOOT_STEP:
+            raise ProtocolError(
+                Reason.BOOT_JUMP, f"boot {boot} is more than {BOOT_STEP} above {newest}, the newest seen"
+            )
+        mark = self.high.get(dev)
+        if seq == 0 or mark is None or boot < mark[0]:
+            return
+        base = mark[1] if boot == mark[0] else 0
+        if seq > base + self.window:
+            raise ProtocolError(Reason.SEQ_JUMP, f"{boot}/{seq} is more than {self.window} above {boot}/{base}")
 
     def state_is_current(self, dev: str, boot: int) -> bool:
         return boot >= self.newest_boot.get(dev, 0)

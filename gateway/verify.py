@@ -11,6 +11,7 @@ from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.messages import AnyMessage, decode_message
 from edge.protocol.roles import Role, may_send
 from edge.protocol.topics import Kind, Topic, parse_topic
+from gateway.assigned import Assignments
 from gateway.registry import Registry
 
 
@@ -40,9 +41,14 @@ def sender_of(topic: str) -> str:
 
 
 class Verifier:
-    def __init__(self, registry: Registry, upstream: UpstreamSender | None = None) -> None:
+    def __init__(
+        self, registry: Registry, upstream: UpstreamSender | None = None, assignments: Assignments | None = None
+    ) -> None:
+        """`assignments`: what the store layout lets each device report; None for a gateway
+        without a layout, which then cannot tell whose shelf is whose."""
         self._registry = registry
         self._upstream = upstream
+        self._assignments = assignments
 
     def verify(self, topic: str, payload: bytes) -> Verified:
         where = parse_topic(topic)
@@ -62,6 +68,8 @@ class Verifier:
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} from {message.dev} published on {topic}")
         if (message.seq == 0) != (where.kind is Kind.STATE):
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} with seq {message.seq} on {topic}")
+        if self._assignments is not None:
+            self._assignments.check(message)
         return Verified(where, message, data)
 
     def _from_upstream(self, where: Topic, topic: str, payload: bytes) -> Verified:

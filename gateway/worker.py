@@ -17,6 +17,7 @@ from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import AnyMessage
+from gateway.assigned import Assignments
 from gateway.config import GatewayConfig
 from gateway.ingest import BatchResult, Incoming, IngestCore
 from gateway.journal import Journal, Outgoing
@@ -152,8 +153,10 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
     upstream = upstream_sender(config, base)
     forward = frozenset({"palm"}) if config.upstream is not None else frozenset()
     devices = registry.load()
-    core = IngestCore(Verifier(devices, upstream), journal, config.ingest.dedupe_window, forward)
     layout = load_layout(resolve(base, config.layout)) if config.layout is not None else None  # checked by the service
+    assignments = Assignments.of(layout) if layout is not None else None
+    core = IngestCore(Verifier(devices, upstream, assignments), journal, config.ingest.dedupe_window, forward)
+    marks = journal.marks_generation()
     fusion = None
     if layout is not None:
         key = load_signing_key(resolve(base, config.keys.gateway))
@@ -184,9 +187,13 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
             if item is None:
                 return
             batch_id, wire = item
+            if journal.marks_generation() != marks:
+                marks = journal.marks_generation()
+                core.reload_marks()
+                log.info("a device's marks were reset; sequence marks reread from the journal")
             changed = registry.changed()
             if changed is not None:
-                core.use(Verifier(changed, upstream))
+                core.use(Verifier(changed, upstream, assignments))
                 view.use_devices(roles(changed))
             result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
             if fusion is not None:

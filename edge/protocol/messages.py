@@ -5,6 +5,7 @@ it fits SQLite and JSON consumers alike. Decoding takes one msgspec pass; only w
 that fails is the input examined again to name the reason precisely.
 """
 
+import json
 import re
 from typing import Annotated, Any, Final, Literal, TypedDict
 
@@ -205,19 +206,55 @@ def encode_message(message: Message) -> bytes:
     return _encoder.encode(message)
 
 
+# No message type nests deeper than an object holding a list of lists (telemetry's lanes).
+MAX_DEPTH: Final = 8
+
+
 def decode_message(data: bytes) -> AnyMessage:
     """Decode message bytes into their typed struct, or raise ProtocolError naming why not."""
     try:
-        return _decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
+        message = _decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
         raise _explain(data, error) from None
+    # msgspec keeps the last of two equal keys where another parser may keep the first, so
+    # a message with one must not mean anything. Its shape is known to be shallow here.
+    _refuse_duplicate_keys(data)
+    return message
+
+
+def _refuse_duplicate_keys(data: bytes) -> None:
+    try:
+        json.loads(data, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as duplicate:
+        raise ProtocolError(Reason.DUPLICATE_KEY, f"key {duplicate.key!r} appears twice in one object") from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key[:64]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
 
 
 def _explain(data: bytes, error: Exception) -> ProtocolError:
+    depth = _depth(data)
+    if depth > MAX_DEPTH:
+        return ProtocolError(Reason.TOO_DEEP, f"JSON nests {depth} or more deep, limit {MAX_DEPTH}")
     try:
         loose = msgspec.json.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as not_json:
         return ProtocolError(Reason.NOT_JSON, str(not_json))
+    try:
+        _refuse_duplicate_keys(data)
+    except ProtocolError as duplicate:
+        return duplicate
     if not isinstance(loose, dict):
         return ProtocolError(Reason.NOT_OBJECT, f"message is a JSON {type(loose).__name__}, not an object")
     where = _first_float(loose, "$")
@@ -240,6 +277,22 @@ def _explain(data: bytes, error: Exception) -> ProtocolError:
     if _WRONG_TYPE.match(text):
         return ProtocolError(Reason.WRONG_TYPE, text)
     return ProtocolError(Reason.INVALID_VALUE, text)
+
+
+def _depth(data: bytes) -> int:
+    """How deep brackets nest outside strings, counted up to one past MAX_DEPTH: a check that
+    never recurses, so a hostile nesting costs a linear scan and no parser's stack."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b"", data)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+    return deepest
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 def _first_float(value: Any, path: str) -> str | None:

@@ -1,0 +1,59 @@
+"""What the store layout assigns each device (DESIGN section 3): a shelf node reports its own
+shelf's lanes (a shelf node is named after its shelf), a camera the lanes of the shelves it
+watches, a gate the layout's gates. A message naming anything else is refused as
+`not_assigned`, so one node cannot move another's shelf or book picks on it. Pure.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from edge.protocol.errors import ProtocolError, Reason
+from edge.protocol.messages import Alarm, AnyMessage, Interaction, Passage, Telemetry, Weight
+from gateway.layout import StoreLayout
+
+
+@dataclass(frozen=True, slots=True)
+class Assignments:
+    lanes: Mapping[str, frozenset[int]]  # shelf id: its lanes
+    watched: Mapping[str, frozenset[str]]  # camera node: the shelves it watches
+    gates: frozenset[str]
+
+    @classmethod
+    def of(cls, layout: StoreLayout) -> "Assignments":
+        return cls(
+            {shelf.shelf: frozenset(slot.lane for slot in shelf.lanes) for shelf in layout.shelves},
+            {camera.node: frozenset(camera.shelves) for camera in layout.cameras},
+            frozenset(layout.gate_by_id),
+        )
+
+    def check(self, message: AnyMessage) -> None:
+        """Raise ProtocolError(not_assigned) for a message naming what its sender does not own."""
+        match message:
+            case Weight():
+                self._own_shelf(message.dev, message.shelf, (message.lane,))
+            case Telemetry():
+                self._own_shelf(message.dev, message.shelf, (lane for lane, _ in message.lanes))
+            case Interaction():
+                if message.shelf not in self.watched.get(message.dev, frozenset()):
+                    raise _refused(f"camera {message.dev} does not watch shelf {message.shelf}")
+                self._lanes(message.shelf, message.lanes)
+            case Passage() | Alarm():
+                if message.gate not in self.gates:
+                    raise _refused(f"gate {message.gate} is not in the layout")
+
+    def _own_shelf(self, dev: str, shelf: str, lanes: Iterable[int]) -> None:
+        if shelf != dev:
+            raise _refused(f"shelf node {dev} reported shelf {shelf}")
+        self._lanes(shelf, lanes)
+
+    def _lanes(self, shelf: str, lanes: Iterable[int]) -> None:
+        known = self.lanes.get(shelf)
+        if known is None:
+            raise _refused(f"shelf {shelf} is not in the layout")
+        stray = sorted(set(lanes) - known)
+        if stray:
+            raise _refused(f"shelf {shelf} has no lane {', '.join(map(str, stray[:8]))}")
+
+
+def _refused(detail: str) -> ProtocolError:
+    return ProtocolError(Reason.NOT_ASSIGNED, detail)
