@@ -135,7 +135,7 @@ def test_acl_gateway_entries() -> None:
     assert rules["gateway"] == {
         ("read", "store/s1/node/+/event/#"),
         ("read", "store/s1/node/+/state"),
-        ("write", "store/s1/node/+/cmd/#"),
+        ("readwrite", "store/s1/node/+/cmd/#"),
         ("readwrite", "store/s1/gateway/#"),
         ("readwrite", "homeassistant/#"),
         ("write", "store/s1/upstream/out/#"),

@@ -2,15 +2,20 @@
 
 import signal
 import threading
+import time
 from pathlib import Path
 
-from edge.protocol.messages import UNSTAMPED, Open
+from edge.protocol.clock import wall_ms
+from edge.protocol.keys import load_signing_key
+from edge.protocol.messages import UNSTAMPED, Deny, Open
 from edge.protocol.roles import Role
+from edge.protocol.topics import gateway_state_topic
 from edge.runtime.commands import Command
 from edge.runtime.config import load_node_config
 from edge.runtime.node import Node
 from firmware_tests.conftest import Store, wait_until
 from firmware_tests.mqtt_client import TestClient
+from gateway.commands import CommandSigner
 from gateway.config import load_gateway_config
 from gateway.service import Gateway
 
@@ -124,3 +129,77 @@ def test_every_unexpected_disconnect_in_one_boot_is_recorded(make_store) -> None
         expected = [(1, "online")] + [(1, "offline"), (1, "online")] * kicks
         wait_until(lambda: states(store, "shelf-01") == expected, 20, f"{kicks} offline and online again")  # noqa: B023
     assert store.query("SELECT state FROM devices WHERE dev='shelf-01'") == [("online",)]
+
+
+def fake_gateway(store: Store) -> TestClient:
+    """A test client with the gateway's credential, announcing the gateway online."""
+    client = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "gateway")
+    client.publish(gateway_state_topic("test"), b'{"state": "online"}', retain=True)
+    return client
+
+
+def test_a_command_that_comes_before_its_handler_is_never_taken_as_seen(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("gate-01", Role.GATE)])
+    gateway = fake_gateway(store)
+    signer = CommandSigner("test", "gateway", 1, load_signing_key(store.site.gateway_key))
+    node = Node(*load_node_config(store.node_config("gate-01")))
+    obeyed: list[str] = []
+    node.on_command("open", lambda command: obeyed.append(command.req))
+    node.start()
+    try:
+
+        def send(command: Open | Deny) -> None:
+            gateway.publish(*signer.sign("gate-01", command, node.now()))
+
+        send(Open(**UNSTAMPED, node="gate-01", req="open-1", session="s", ttl_ms=60_000))
+        wait_until(lambda: obeyed == ["open-1"], 10, "the first open")
+        # No handler for `deny` yet (the gate app is still starting): it must not be checked,
+        # counted as obeyed and dropped, as if the gate had acted on it.
+        send(Deny(**UNSTAMPED, node="gate-01", req="deny-1", reason="not_recognised", ttl_ms=60_000))
+        send(Open(**UNSTAMPED, node="gate-01", req="open-2", session="s", ttl_ms=60_000))
+        wait_until(lambda: obeyed == ["open-1", "open-2"], 10, "the second open, sent after the deny")
+        assert node.counters["cmd_accepted"] == 2
+        node.on_command("deny", lambda command: obeyed.append(command.req))
+        # The subscription it makes reaches the broker in its own time: deny until one is obeyed.
+        deadline = time.monotonic() + 10
+        while len(obeyed) == 2 and time.monotonic() < deadline:
+            send(Deny(**UNSTAMPED, node="gate-01", req="deny-2", reason="not_recognised", ttl_ms=60_000))
+            time.sleep(0.2)
+        wait_until(lambda: obeyed[2:3] == ["deny-2"], 10, "a deny once its handler is there")
+        assert "deny-1" not in obeyed
+    finally:
+        node.stop()
+        gateway.close()
+
+
+def test_a_retained_command_never_acts_and_the_gateway_clears_it(make_store, caplog) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("gate-01", Role.GATE)])
+    fake = fake_gateway(store)
+    signer = CommandSigner("test", "gateway", 1, load_signing_key(store.site.gateway_key))
+    topic, retained = signer.sign(
+        "gate-01", Open(**UNSTAMPED, node="gate-01", req="kept", session="s", ttl_ms=600_000), wall_ms()
+    )
+    fake.publish(topic, retained, retain=True)
+    fake.close()
+    obeyed: list[str] = []
+    node = Node(*load_node_config(store.node_config("gate-01")))
+    node.on_command("open", lambda command: obeyed.append(command.req))
+    node.start()
+    gateway = Gateway(*load_gateway_config(store.site.gateway_config))
+    gateway.start()
+    try:
+        wait_until(lambda: node.counters["cmd_rejected_retained"] == 1, 10, "the retained open refused")
+        wait_until(lambda: f"clearing a command retained on {topic}" in caplog.text, 10, "the gateway clearing it")
+        node.stop()
+        node = Node(*load_node_config(store.node_config("gate-01")))
+        node.on_command("open", lambda command: obeyed.append(command.req))
+        node.start()
+        wait_until(lambda: states(store, "gate-01")[-1:] == [(2, "online")], 10, "the node back online")
+        gateway.send_command("gate-01", Open(**UNSTAMPED, node="gate-01", req="live", session="s", ttl_ms=5_000))
+        wait_until(lambda: obeyed == ["live"], 10, "the live open")
+        # Subscribing again brought no retained copy: it would have come before the live one.
+        assert node.counters["cmd_rejected_retained"] == 0
+        assert node.counters["cmd_rejected_bad_signature"] == 0
+    finally:
+        node.stop()
+        gateway.stop()

@@ -37,6 +37,7 @@ from edge.protocol.messages import Deny, Open
 from edge.protocol.session import persistent_client
 from edge.protocol.status import Availability, GatewayStatus, Rates, UpstreamLinkState
 from edge.protocol.topics import (
+    cmd_subscription,
     gateway_alerts_topic,
     gateway_prefix,
     gateway_state_topic,
@@ -201,6 +202,10 @@ class Gateway:
         # QoS 0, so the persistent session queues nothing for them while we are away.
         for topic in self._sweep_subscriptions():
             client.subscribe(topic, qos=0)
+        # Commands retained on the broker (by a gateway's bug or a hand with its credential)
+        # would reach every node that subscribes: nodes refuse them, and we clear them here,
+        # the only client that may write there. Live commands come back too, and are ignored.
+        client.subscribe(cmd_subscription(self.config.store), qos=0)
         client.subscribe(self._discovery_status, qos=0)
         log.info("connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
 
@@ -218,6 +223,10 @@ class Gateway:
         prefix = self.config.operator.discovery_prefix
         return topic.startswith(f"{self._prefix}/") or topic.startswith(f"{prefix}/device/{self.config.store}-")
 
+    def _command(self, topic: str) -> bool:
+        parts = topic.split("/")
+        return len(parts) == 6 and parts[:3] == ["store", self.config.store, "node"] and parts[4] == "cmd"
+
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == upstream_link_topic(self.config.store):
             self._link_changed(bytes(message.payload) == b"1")
@@ -230,6 +239,11 @@ class Gateway:
         if self._ours(message.topic):
             if message.retain and message.payload:
                 self._sweep(message.topic)
+            return
+        if self._command(message.topic):
+            if message.retain and message.payload:
+                log.warning("clearing a command retained on %s: nodes never obey one", message.topic)
+                client.publish(message.topic, b"", qos=1, retain=True)
             return
         wire = (message.topic, bytes(message.payload), self._clock())
         self._queue.put(_Received(wire, message.mid, message.qos, self._connection))

@@ -88,10 +88,11 @@ def upstream_link_topic(store: str) -> str:
     return f"store/{store}/upstream/link"
 
 
-def cmd_subscription(store: str, node: str) -> str:
-    """What a node subscribes to: its own commands."""
-    _checked(store, node, "cmd")
-    return f"store/{store}/node/{node}/cmd/+"
+def cmd_subscription(store: str) -> str:
+    """What the gateway subscribes to for the commands retained on any node's topics (which it
+    clears); a node subscribes to each of its commands by name (`cmd_topic`)."""
+    _checked(store, None, "cmd")
+    return f"store/{store}/node/+/cmd/+"
 
 
 def node_subscriptions(store: str) -> tuple[str, str]:

@@ -54,7 +54,6 @@ class MqttLink:
         max_inflight: int,
         will: Callable[[], Retained],
         online: Callable[[], Retained],
-        subscriptions: list[str],
         on_message: Callable[[mqtt.MQTTMessage], None],
         gateway_state_topic: str,
     ) -> None:
@@ -62,7 +61,7 @@ class MqttLink:
         self._spool = spool
         self._window = max_inflight
         self._online = online
-        self._subscriptions = subscriptions
+        self._subscriptions: list[str] = []
         self._on_message = on_message
         self._gateway_state_topic = gateway_state_topic
         self._gateway_online = False
@@ -111,6 +110,14 @@ class MqttLink:
             self._more = True
             self._wake.notify()
 
+    def subscribe(self, topic: str) -> None:
+        """Subscribe to `topic` now if connected, and again on every connect (the session is clean)."""
+        with self._wake:
+            self._subscriptions.append(topic)
+            live = self._connected_now
+        if live:  # else the next connect subscribes it (a connect racing this may send it twice: harmless)
+            self._client.subscribe(topic, qos=1)
+
     def publish_retained(self, message: Retained, timeout_s: float) -> bool:
         info = self._client.publish(message.topic, message.payload, qos=1, retain=True)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -136,10 +143,11 @@ class MqttLink:
         info = client.publish(state.topic, state.payload, qos=1, retain=True)
         with self._wake:
             self._own_mids.add(info.mid)
-        for topic in [self._gateway_state_topic, *self._subscriptions]:
-            client.subscribe(topic, qos=1)
         log.info("connected to %s:%s", self._broker.host, self._broker.port)
         with self._wake:
+            # Under the lock: a topic `subscribe` adds now is either in this list or sent by it.
+            for topic in [self._gateway_state_topic, *self._subscriptions]:
+                client.subscribe(topic, qos=1)
             self._connected_now = True
             self._more = True
             self._wake.notify()

@@ -20,7 +20,7 @@ from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import UNSTAMPED, Health, Message, State, decode_message, encode_message
 from edge.protocol.roles import may_send
-from edge.protocol.topics import cmd_subscription, event_topic, gateway_state_topic, state_topic
+from edge.protocol.topics import cmd_topic, event_topic, gateway_state_topic, state_topic
 from edge.runtime.bootstate import BootState, BootStateError, BootStateFile
 from edge.runtime.commands import Command, CommandGuard
 from edge.runtime.config import ConsoleConfig, NodeConfig
@@ -88,7 +88,6 @@ class Node:
             config.spool.max_inflight,
             will=lambda: self._state("offline"),
             online=lambda: self._state("online"),
-            subscriptions=[cmd_subscription(config.store, config.node)],
             on_message=self._command_arrived,
             gateway_state_topic=gateway_state_topic(config.store),
         )
@@ -160,7 +159,10 @@ class Node:
         return left
 
     def on_command(self, name: str, handler: Callable[[Command], None]) -> None:
+        """Obey command `name` with `handler` from now on. Only now is its topic subscribed: a
+        command that came before its handler would be checked, taken as seen and dropped."""
         self._handlers[name] = handler
+        self.link.subscribe(cmd_topic(self.config.store, self.config.node, name))
 
     def emit(self, message: M, ts: int | None = None) -> M:
         """Stamp the header, check the message against the schema, sign it and spool it. The
@@ -214,6 +216,8 @@ class Node:
 
     def _command_arrived(self, message: mqtt.MQTTMessage) -> None:
         """Runs on paho's network thread: nothing may escape, or that thread dies and the link with it."""
+        if not message.payload:
+            return  # the gateway clearing a retained command: nothing to obey, nothing wrong
         try:
             command = self._guard.check(message.topic, bytes(message.payload), bool(message.retain), self._clock())
         except ProtocolError as error:
@@ -232,12 +236,8 @@ class Node:
             # Obeyed all the same: the TTL still bounds a replay after a restart.
             self.counters["cmd_unpersisted"] += 1
             log.exception("could not persist the newest command")
-        handler = self._handlers.get(command.type)
-        if handler is None:
-            log.warning("no handler for command %s", command.type)
-            return
         try:
-            handler(command)
+            self._handlers[command.type](command)  # subscribed only once its handler was there
         except Exception:
             self.counters["cmd_handler_failed"] += 1
             log.exception("the %s handler failed", command.type)

@@ -66,7 +66,8 @@ def acl_text(registry: Registry) -> str:
             f"user {registry.gateway.node}",
             f"topic read store/{store}/node/+/event/#",
             f"topic read store/{store}/node/+/state",
-            f"topic write store/{store}/node/+/cmd/#",
+            # read too: to find and clear commands retained on the broker, which nodes never obey
+            f"topic readwrite store/{store}/node/+/cmd/#",
             f"topic readwrite store/{store}/gateway/#",
             "topic readwrite homeassistant/#",
             f"topic write store/{store}/upstream/out/#",
