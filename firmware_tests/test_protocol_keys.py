@@ -49,7 +49,8 @@ def test_generated_signing_key_modes(tmp_path: Path, open_umask: None) -> None:
     path = tmp_path / "keys" / "device.key"
     generate_signing_key(path)
     assert mode(path) == 0o600
-    assert mode(public_path(path)) == 0o644
+    assert mode(public_path(path)) == 0o600
+    assert mode(path.parent) == 0o700
     assert public_path(path) == tmp_path / "keys" / "device.key.pub"
     assert sorted(p.name for p in path.parent.iterdir()) == ["device.key", "device.key.pub"]
 
@@ -58,7 +59,7 @@ def test_generated_sealing_key_modes(tmp_path: Path, open_umask: None) -> None:
     path = tmp_path / "seal.key"
     generate_sealing_key(path)
     assert mode(path) == 0o600
-    assert mode(public_path(path)) == 0o644
+    assert mode(public_path(path)) == 0o600
 
 
 def test_signing_key_round_trip(tmp_path: Path) -> None:

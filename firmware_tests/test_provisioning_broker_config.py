@@ -185,7 +185,10 @@ def test_write_broker_config_files(tmp_path: Path) -> None:
     sizing = write_broker_config(directory, registry, 18883, "127.0.0.1", "nobody")
     assert sizing.max_queued_messages == 120_000
     passwd = directory / "passwd"
-    assert stat.S_IMODE(passwd.stat().st_mode) == 0o600
+    # Mosquitto rereads them as its `user` on a reload: its group reads, nobody else
+    for name in ("passwd", "acl", "mosquitto.conf"):
+        assert stat.S_IMODE((directory / name).stat().st_mode) == 0o640
+    assert stat.S_IMODE(directory.stat().st_mode) == stat.S_IMODE((directory / "data").stat().st_mode) == 0o750
     assert passwd.read_text() == passwd_text(registry)
     assert (directory / "acl").read_text() == acl_text(registry)
     assert (directory / "data").is_dir()
@@ -217,7 +220,7 @@ def test_rewrite_replaces_the_files(tmp_path: Path) -> None:
     write_broker_config(tmp_path, registry, 18883, "127.0.0.1", "nobody")
     assert "gate-1" not in (tmp_path / "acl").read_text()
     assert "gate-1" not in (tmp_path / "passwd").read_text()
-    assert stat.S_IMODE((tmp_path / "passwd").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "passwd").stat().st_mode) == 0o640
 
 
 def test_real_mosquitto_accepts_the_generated_config(tmp_path: Path) -> None:

@@ -66,7 +66,8 @@ def test_init_add_node_broker_config_and_show(tmp_path: Path, capsys: pytest.Cap
     assert "user nobody" in conf
     assert "address 127.0.0.1:18840" in conf and "remote_username store-s" in conf
     assert "topic store/s/upstream/out/# out 1" in conf and "topic store/s/upstream/in/# in 1" in conf
-    assert stat.S_IMODE((site.broker / "mosquitto.conf").stat().st_mode) == 0o600  # the bridge password is in it
+    # the bridge password is in it: Mosquitto's group reads it, nobody else
+    assert stat.S_IMODE((site.broker / "mosquitto.conf").stat().st_mode) == 0o640
     outputs.append(out)
 
     code, out, err = run(capsys, "--site", root, "show")

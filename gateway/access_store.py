@@ -8,6 +8,7 @@ dashboards carries it.
 import sqlite3
 from pathlib import Path
 
+from edge.protocol.filemodes import prepare_private_db
 from gateway.access import Granted, Output, SessionOpened, TokenUsed
 
 _SCHEMA = """
@@ -26,7 +27,7 @@ CREATE TABLE IF NOT EXISTS grants (
 
 class AccessStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private_db(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

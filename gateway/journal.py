@@ -14,6 +14,7 @@ from typing import NamedTuple
 import msgspec
 
 from edge.protocol.envelope import SIGNATURE_BYTES
+from edge.protocol.filemodes import prepare_private_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -124,7 +125,7 @@ class JournalError(Exception):
 
 class Journal:
     def __init__(self, path: Path, sync: str = "full") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private_db(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -4,7 +4,6 @@ It is the gateway's source of truth for trust, and the broker's password file an
 generated from it.
 """
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,8 @@ from msgspec import Meta
 from nacl.signing import VerifyKey
 
 from edge.protocol.configfile import ConfigError, read_toml
-from edge.protocol.keys import KeyFileError, decode_key, encode_key, fingerprint
+from edge.protocol.filemodes import PRIVATE_FILE, make_dir
+from edge.protocol.keys import KeyFileError, decode_key, encode_key, fingerprint, write_file_atomic
 from edge.protocol.roles import DEVICE_ROLES, Role
 
 NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
@@ -124,7 +124,5 @@ def save_registry(path: Path, registry: Registry) -> None:
         {"name": name, "mqtt_password_hash": password_hash}
         for name, password_hash in sorted(registry.operators.items())
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(tomli_w.dumps(document))
-    os.replace(tmp, path)
+    make_dir(path.parent)
+    write_file_atomic(path, tomli_w.dumps(document).encode(), PRIVATE_FILE)

@@ -7,7 +7,6 @@ The installer hands the kit to `storeprov init --upstream-kit`; nothing private 
 ever leaves this home."""
 
 import re
-import shutil
 from pathlib import Path
 from string import Template
 
@@ -15,6 +14,7 @@ import msgspec
 import tomli_w
 
 from edge.protocol.configfile import ConfigError, NodeId, read_toml
+from edge.protocol.filemodes import PRIVATE_FILE, SHARED_DIR, SHARED_FILE, make_dir
 from edge.protocol.keys import (
     fingerprint,
     generate_box_key,
@@ -22,6 +22,8 @@ from edge.protocol.keys import (
     generate_signing_key,
     load_public_bytes,
     public_path,
+    write_file_atomic,
+    write_public,
     write_secret_file,
 )
 from gateway.provisioning.passwords import mosquitto_hash, new_password
@@ -55,6 +57,7 @@ def init_upstream(home: UpstreamHome, broker_host: str, broker_port: int, upstre
     if not _ID.fullmatch(upstream_id):
         raise UpstreamProvisioningError(f"upstream id {upstream_id!r} must be 1-64 characters of a-z, 0-9 and '-'")
     report: list[str] = []
+    make_dir(home.root, SHARED_DIR)  # Mosquitto's group passes through to broker/
     for label, path, make in (
         ("upstream-sign", home.sign_key, generate_signing_key),
         ("upstream-seal", home.seal_key, generate_sealing_key),
@@ -69,19 +72,16 @@ def init_upstream(home: UpstreamHome, broker_host: str, broker_port: int, upstre
     if not home.password.exists():
         write_secret_file(home.password, new_password())
     if not home.config.exists():
-        home.config.write_text(
-            tomli_w.dumps(
-                {
-                    "id": upstream_id,
-                    "vault": "state/vault.db",
-                    "broker": {
-                        "host": broker_host,
-                        "port": broker_port,
-                        "password_file": str(home.password.relative_to(home.root)),
-                    },
-                }
-            )
-        )
+        document = {
+            "id": upstream_id,
+            "vault": "state/vault.db",
+            "broker": {
+                "host": broker_host,
+                "port": broker_port,
+                "password_file": str(home.password.relative_to(home.root)),
+            },
+        }
+        write_file_atomic(home.config, tomli_w.dumps(document).encode(), PRIVATE_FILE)
         report.append(f"upstream config written to {home.config}")
     return report
 
@@ -107,19 +107,16 @@ def add_store(home: UpstreamHome, store: str) -> list[str]:
         linked[store] = LinkedStore(store, bridge_username(store), mosquitto_hash(password))
         report.append(f"bridge credential for {store} written to {kit.bridge_password}")
     stores.store = sorted(linked.values(), key=lambda entry: entry.id)
-    home.stores.write_text(tomli_w.dumps(msgspec.to_builtins(stores)))
+    write_file_atomic(home.stores, tomli_w.dumps(msgspec.to_builtins(stores)).encode(), PRIVATE_FILE)
     for source, target in ((home.sign_key, kit.sign_public), (home.seal_key, kit.seal_public)):
-        shutil.copyfile(public_path(source), target)
-    kit.bridge.write_text(
-        tomli_w.dumps(
-            {
-                "id": config.id,
-                "host": config.broker.host,
-                "port": config.broker.port,
-                "username": bridge_username(store),
-            }
-        )
-    )
+        write_public(target, load_public_bytes(public_path(source)))
+    bridge = {
+        "id": config.id,
+        "host": config.broker.host,
+        "port": config.broker.port,
+        "username": bridge_username(store),
+    }
+    write_file_atomic(kit.bridge, tomli_w.dumps(bridge).encode(), PRIVATE_FILE)
     report.append(f"store kit for {store} in {kit.root}")
     return report
 
@@ -150,20 +147,20 @@ def write_upstream_broker_config(home: UpstreamHome, bind: str, run_as: str) -> 
     entries = [f"{config.id}:{mosquitto_hash(password)}"]
     entries += [f"{entry.username}:{entry.mqtt_password_hash}" for entry in _stores(home).store]
     directory = home.broker.resolve()
-    (directory / "data").mkdir(parents=True, exist_ok=True)
-    write_secret_file(directory / "passwd", "\n".join(entries))
-    (directory / "acl").write_text(acl_text(home, config.id))
+    make_dir(directory / "data", SHARED_DIR)
+    # 0640: Mosquitto rereads them as `run_as` on a reload, which needs its group to read
+    write_file_atomic(directory / "passwd", ("\n".join(entries) + "\n").encode(), SHARED_FILE)
+    write_file_atomic(directory / "acl", acl_text(home, config.id).encode(), SHARED_FILE)
     conf = directory / "mosquitto.conf"
-    conf.write_text(
-        Template(TEMPLATE.read_text()).substitute(
-            passwd=directory / "passwd",
-            acl=directory / "acl",
-            port=config.broker.port,
-            bind=bind,
-            run_as=run_as,
-            data=directory / "data",
-        )
+    text = Template(TEMPLATE.read_text()).substitute(
+        passwd=directory / "passwd",
+        acl=directory / "acl",
+        port=config.broker.port,
+        bind=bind,
+        run_as=run_as,
+        data=directory / "data",
     )
+    write_file_atomic(conf, text.encode(), SHARED_FILE)
     return conf
 
 

@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.protocol.filemodes import prepare_private_db
 from edge.protocol.messages import Receipt
 
 _SCHEMA = """
@@ -43,7 +44,7 @@ class StoredReceipt:
 
 class ReceiptBook:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private_db(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)

@@ -16,6 +16,7 @@ import msgspec
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 
+from edge.protocol.filemodes import prepare_private_db
 from edge.protocol.palm_template import PalmTemplate
 
 _SCHEMA = """
@@ -70,7 +71,7 @@ class Enrolment:
 
 class Vault:
     def __init__(self, path: Path, box: SecretBox) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private_db(path)
         self._box = box
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")

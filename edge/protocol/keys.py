@@ -3,7 +3,8 @@ and secret-box keys (symmetric, for data at rest).
 
 A private key file holds the base64 of the 32-byte seed on one line, mode 0600; it is
 refused when others may read it, as ssh does. Public key files hold the base64 of the
-32-byte public key. Nothing here ever prints or logs a private key.
+32-byte public key, also 0600: nothing in a site, a node or upstream is for others
+(edge.protocol.filemodes). Nothing here ever prints or logs a private key.
 """
 
 import base64
@@ -17,6 +18,8 @@ from nacl.public import PrivateKey, PublicKey
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 from nacl.utils import random as random_bytes
+
+from edge.protocol.filemodes import PRIVATE_FILE, make_dir
 
 
 class KeyFileError(Exception):
@@ -50,6 +53,7 @@ def write_file_atomic(path: Path, data: bytes, mode: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.fchmod(fd, mode)  # exactly `mode`: the umask may have taken a group's read that a service needs
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -64,15 +68,15 @@ def write_file_atomic(path: Path, data: bytes, mode: int) -> None:
 
 def write_secret_file(path: Path, text: str, overwrite: bool = True) -> None:
     """Write a secret 0600 from its first byte, never briefly readable by others; atomic."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     if path.exists() and not overwrite:
         raise KeyFileError(f"{path} exists; refusing to replace a key")
-    write_file_atomic(path, (text + "\n").encode(), 0o600)
+    write_file_atomic(path, (text + "\n").encode(), PRIVATE_FILE)
 
 
 def write_public(path: Path, raw: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_file_atomic(path, (encode_key(raw) + "\n").encode(), 0o644)
+    make_dir(path.parent)
+    write_file_atomic(path, (encode_key(raw) + "\n").encode(), PRIVATE_FILE)
 
 
 def _read(path: Path, private: bool) -> bytes:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.protocol.filemodes import PRIVATE_FILE, make_dir
 from edge.protocol.keys import write_file_atomic
 
 
@@ -38,9 +39,9 @@ class BootStateFile:
 
     def write(self, state: BootState) -> None:
         """Durably: the rename must survive power loss, or a reboot could reuse a boot number."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path.parent)
         document = {"boot": state.boot, "command_boot": state.command_boot, "command_seq": state.command_seq}
-        write_file_atomic(self.path, json.dumps(document).encode(), 0o644)
+        write_file_atomic(self.path, json.dumps(document).encode(), PRIVATE_FILE)
 
     def next_boot(self) -> BootState:
         """Count this start: persist boot + 1 before any message of the new boot exists."""

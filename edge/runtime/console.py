@@ -18,6 +18,7 @@ from pathlib import Path
 import serial
 
 from edge.protocol.diag import MAX_REQUEST, ErrorCode, err_line
+from edge.protocol.filemodes import PRIVATE_FILE, make_dir
 from edge.protocol.keys import write_file_atomic
 from edge.protocol.lines import LineBuffer
 from edge.runtime.diag import ConsoleSession
@@ -49,8 +50,8 @@ class PinFailures:
             return 3
 
     def write(self, failures: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_file_atomic(self.path, json.dumps({"pin_failures": failures}).encode(), 0o600)
+        make_dir(self.path.parent)
+        write_file_atomic(self.path, json.dumps({"pin_failures": failures}).encode(), PRIVATE_FILE)
 
 
 class DiagConsole:

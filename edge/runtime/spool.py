@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edge.protocol.filemodes import prepare_private_db
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -34,7 +36,6 @@ class Spool:
     def __init__(self, path: Path, sync: Literal["full", "normal"] = "full") -> None:
         self.path = path
         self.quarantined: Path | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
             self._db = self._open(sync)
@@ -43,6 +44,7 @@ class Spool:
             self._db = self._open(sync)
 
     def _open(self, sync: str) -> sqlite3.Connection:
+        prepare_private_db(self.path)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -12,6 +12,7 @@ import msgspec
 import tomli_w
 
 from edge.protocol.configfile import ConfigError, read_toml
+from edge.protocol.filemodes import PRIVATE_FILE, make_dir
 from edge.protocol.keys import write_file_atomic
 
 # A reading set counts as stable when its spread is within this many counts (about 1 g on
@@ -83,5 +84,5 @@ class CalibrationStore:
 
     def save(self, lanes: dict[int, LaneCalibration]) -> None:
         document = {"lane": {str(lane): msgspec.to_builtins(cal) for lane, cal in sorted(lanes.items())}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_file_atomic(self.path, tomli_w.dumps(document).encode(), 0o644)
+        make_dir(self.path.parent)
+        write_file_atomic(self.path, tomli_w.dumps(document).encode(), PRIVATE_FILE)

@@ -17,7 +17,8 @@ from typing import Final
 
 from edge.protocol.configfile import read_password
 from edge.protocol.envelope import MAX_PAYLOAD_BYTES
-from edge.protocol.keys import write_secret_file
+from edge.protocol.filemodes import SHARED_DIR, SHARED_FILE, make_dir
+from edge.protocol.keys import write_file_atomic
 from edge.protocol.roles import EVENT_TYPES, Role
 from edge.protocol.topics import gateway_state_topic, upstream_link_topic
 from gateway.config import UpstreamLink, load_gateway_config
@@ -169,18 +170,21 @@ def mosquitto_conf(
 def write_broker_config(
     directory: Path, registry: Registry, port: int, bind: str, run_as: str, bridge: Bridge | None = None
 ) -> QueueSizing:
-    """Write the config (0600: a bridge's password is in it), the password file and the ACL."""
+    """Write the config, the password file and the ACL, 0640 (a bridge's password is in the
+    config): Mosquitto rereads them as `run_as` on a reload, which needs its group to read."""
     sizing = size_queue(registry)
-    (directory / "data").mkdir(parents=True, exist_ok=True)
+    make_dir(directory / "data", SHARED_DIR)
     write_broker_credentials(directory, registry)
-    write_secret_file(directory / "mosquitto.conf", mosquitto_conf(directory, sizing, port, bind, run_as, bridge))
+    text = mosquitto_conf(directory, sizing, port, bind, run_as, bridge)
+    write_file_atomic(directory / "mosquitto.conf", text.encode(), SHARED_FILE)
     return sizing
 
 
 def write_broker_credentials(directory: Path, registry: Registry) -> None:
     """The password file and ACL alone: what a node added or removed changes."""
-    write_secret_file(directory / "passwd", passwd_text(registry).rstrip("\n"))
-    (directory / "acl").write_text(acl_text(registry))
+    make_dir(directory, SHARED_DIR)
+    write_file_atomic(directory / "passwd", passwd_text(registry).encode(), SHARED_FILE)
+    write_file_atomic(directory / "acl", acl_text(registry).encode(), SHARED_FILE)
 
 
 def reload_running_broker(config: Path, proc: Path = Path("/proc")) -> list[int]:

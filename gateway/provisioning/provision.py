@@ -11,6 +11,7 @@ import msgspec
 import tomli_w
 
 from edge.protocol.configfile import ConfigError, read_toml
+from edge.protocol.filemodes import PRIVATE_FILE, SHARED_DIR, make_dir
 from edge.protocol.keys import (
     fingerprint,
     generate_signing_key,
@@ -18,6 +19,7 @@ from edge.protocol.keys import (
     load_signing_key,
     load_verify_key,
     public_path,
+    write_file_atomic,
     write_public,
     write_secret_file,
 )
@@ -45,8 +47,8 @@ def _ensure_key(path: Path) -> bool:
 
 
 def _write_toml(path: Path, document: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(document))
+    make_dir(path.parent)
+    write_file_atomic(path, tomli_w.dumps(document).encode(), PRIVATE_FILE)
 
 
 def _check_id(kind: str, value: str) -> None:
@@ -80,6 +82,7 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
     if gateway_id == DASHBOARD:
         raise ProvisioningError(f"{DASHBOARD!r} is the dashboard's broker account; choose another gateway id")
     report: list[str] = []
+    make_dir(site.root, SHARED_DIR)  # Mosquitto's group passes through to broker/
     new = _ensure_key(site.gateway_key)
     raw = load_public_bytes(public_path(site.gateway_key))
     report.append(f"{'gateway':14} {'new' if new else 'kept':4} {fingerprint(raw)}  {public_path(site.gateway_key)}")
@@ -182,7 +185,7 @@ def add_node(
     save_registry(site.registry, registry)
     _ensure_service_pin(site, node)
     for source in (public_path(site.gateway_key), site.upstream_sign_public, site.upstream_seal_public):
-        shutil.copyfile(source, directory / source.name)
+        write_public(directory / source.name, load_public_bytes(source))
     _write_toml(
         directory / "node.toml",
         {

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Protocol, Self
 
+from edge.protocol.filemodes import PRIVATE_FILE
 from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
 from gateway.provisioning.site import Site
 from gateway.registry import load_registry
@@ -87,7 +88,9 @@ class MosquittoBroker:
         self.process.send_signal(signal.SIGHUP)
 
     def start(self) -> Self:
-        with open(self.log_path, "ab") as log_file:
+        # private, like everything beside it
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        with os.fdopen(log_fd, "ab") as log_file:
             self.process = subprocess.Popen([self._binary, "-c", str(self.config)], stdout=log_file, stderr=log_file)
         try:
             wait_for_port(self.host, self.port, 10)

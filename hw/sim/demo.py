@@ -36,7 +36,8 @@ import tomli_w
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.envelope import SIGNATURE_BYTES
-from edge.protocol.keys import load_signing_key
+from edge.protocol.filemodes import PRIVATE_FILE
+from edge.protocol.keys import load_signing_key, write_file_atomic
 from edge.protocol.messages import Receipt, decode_message
 from edge.protocol.roles import Role
 from gateway.fusion.engine import FusionEngine
@@ -100,7 +101,7 @@ def configure_nodes(site: Site, layout: StoreLayout, drives: dict[str, Drive], c
 
 def use_layout(site: Site, layout_file: Path) -> None:
     """The gateway fuses with the store's layout (a copy kept with the site)."""
-    shutil.copy(layout_file, site.root / "layout.toml")
+    write_file_atomic(site.root / "layout.toml", layout_file.read_bytes(), PRIVATE_FILE)
     site.gateway_config.write_text('layout = "layout.toml"\n' + site.gateway_config.read_text())
 
 

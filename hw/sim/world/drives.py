@@ -25,6 +25,8 @@ import msgspec
 from nacl.signing import SigningKey
 
 from edge.protocol.configfile import ConfigError
+from edge.protocol.filemodes import PRIVATE_FILE
+from edge.protocol.keys import write_file_atomic
 from gateway.layout import Shelf, StoreLayout
 from hw.sim.camera_render import HELD_OUT_TEXTURES, ShelfView
 from hw.sim.world.plan import Person, Visit
@@ -228,7 +230,8 @@ def _gate(visits: list[Visit], start_ms: int, wall0_ms: int, key: SigningKey) ->
 
 
 def save_drive(path: Path, drive: Drive) -> None:
-    path.write_bytes(msgspec.json.encode(drive))
+    """Private, as everything beside a node's config: a gate's drive holds app codes."""
+    write_file_atomic(path, msgspec.json.encode(drive), PRIVATE_FILE)
 
 
 def load_drive(path: Path, kind: type[D]) -> D:
