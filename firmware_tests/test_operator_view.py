@@ -5,13 +5,15 @@ import json
 from typing import Any
 
 import msgspec
+import pytest
 
-from edge.protocol.messages import Alarm, Health, State
+from edge.protocol.messages import Alarm, Health, State, Telemetry
 from firmware_tests.fusion_stream import LAYOUT, T0, Stream, shopper
 from gateway.config import OperatorConfig
 from gateway.fusion.engine import FusionEngine
 from gateway.fusion.model import Flag, FusedReceipt, ReceiptFinal
-from gateway.operator.view import CLEARED, OperatorView
+from gateway.layout import StoreLayout
+from gateway.operator.view import CLEARED, MAX_LANES, MAX_RETAINED_BYTES, MAX_SHELVES, OperatorView
 
 DEVICES = {"shelf-01": "shelf", "gate-01": "gate", "camera-01": "camera"}
 PREFIX = "store/small/gateway"
@@ -201,3 +203,67 @@ def test_a_view_rebuilt_from_the_same_messages_holds_the_same_topics() -> None:
     for message, recv in messages:
         rebuilt.observe(message, recv)
     assert rebuilt.snapshot(T0 + 5_000) == live.snapshot(T0 + 5_000)
+
+
+def telemetry(shelf: str, lanes: range, seq: int = 1) -> Telemetry:
+    return Telemetry(**header("shelf-01", seq), shelf=shelf, lanes=[(lane, 1_000_000 + lane) for lane in lanes])
+
+
+@pytest.mark.parametrize("layout", [LAYOUT, None], ids=["layout", "no-layout"])
+@pytest.mark.parametrize("shelf", ["shelf-01", "shelf-02"], ids=["own-shelf", "other-shelf"])
+def test_a_telemetry_of_1024_lanes_is_bounded_counted_and_alerted(layout: StoreLayout | None, shelf: str) -> None:
+    """Issue 20: 1,024 lanes made a 699 KB discovery message, over the broker's packet limit."""
+    view = OperatorView("small", DEVICES, layout, None, OperatorConfig(), T0)
+    view.take(T0)
+    view.observe(telemetry(shelf, range(1024)), T0 + 1)
+    changes = view.take(T0 + 2)
+    assert changes.retained, "the shelf and its discovery are still published"
+    assert max(len(payload) for payload in changes.retained.values()) <= MAX_RETAINED_BYTES
+    lanes = json.loads(changes.retained[f"{PREFIX}/shelves/{shelf}"])["lanes"]
+    assert len(lanes) == MAX_LANES
+    planned = {slot.lane for slot in layout.shelf_by_id[shelf].lanes} if layout is not None else set()
+    assert planned <= {lane["lane"] for lane in lanes}, "the layout's lanes always have room"
+    assert all(lane["weight_mg"] == 1_000_000 + lane["lane"] for lane in lanes)
+    alerts = [msgspec.to_builtins(alert) for alert in changes.alerts]
+    assert [(a["kind"], a["reason"], a["dev"], a["count"]) for a in alerts] == [
+        ("derived_failed", "lanes_dropped", "shelf-01", 1024 - MAX_LANES)
+    ]
+    assert view.summary(T0 + 2).derived_failed == {"lanes_dropped": 1024 - MAX_LANES}
+    # the lanes it holds keep their updates; no new lane gets in
+    view.observe(telemetry(shelf, range(1024), seq=2), T0 + 3)
+    assert view.summary(T0 + 3).derived_failed == {"lanes_dropped": 2 * (1024 - MAX_LANES)}
+
+
+def test_shelves_beyond_the_bound_are_left_out_and_the_layouts_keep_their_place() -> None:
+    view = view_of()
+    view.take(T0)
+    for n in range(MAX_SHELVES + 10):
+        view.observe(telemetry(f"made-up-{n}", range(2), seq=n + 1), T0 + n)
+    _, alerts = decoded(view, T0 + 1_000)
+    shelves = {t.rsplit("/", 1)[1] for t in view.snapshot(T0 + 1_000) if "/shelves/" in t}
+    assert len(shelves) == len(LAYOUT.shelves) + MAX_SHELVES
+    assert {s.shelf for s in LAYOUT.shelves} <= shelves
+    assert [(a["reason"], a["count"]) for a in alerts] == [("shelves_dropped", 1)] * 10
+    view.observe(telemetry("shelf-03", range(4), seq=99), T0 + 2_000)
+    assert decoded(view, T0 + 2_000)[1] == [], "a planned shelf always has room"
+
+
+def test_a_payload_over_the_bound_is_never_handed_out() -> None:
+    """Whatever grows past MAX_RETAINED_BYTES (here a session's flags), the topic keeps what
+    was last published, and one alert says so."""
+    stream = Stream()
+    stream.qr(0, "q1", "acct-ann")
+    stream.passage(1_000, "in", "q1")
+    engine = FusionEngine(LAYOUT)
+    view = view_of(engine)
+    for recv, message in sorted(stream.messages, key=lambda item: item[0]):
+        view.observe(message, T0 + recv, engine.apply(message, T0 + recv))
+    engine.advance(T0 + 5_000)  # past the reorder window: the session is open
+    topic = f"{PREFIX}/sessions/s-q1"
+    before = view.take(T0 + 5_000).retained[topic]
+    flag = Flag("weight_unexplained", T0, (), "")
+    engine.sessions["s-q1"].flags.extend([flag] * (MAX_RETAINED_BYTES // len(b'"weight_unexplained",')))
+    changes = view.take(T0 + 6_000)
+    assert topic not in changes.retained and view.snapshot(T0 + 6_000)[topic] == before
+    assert [(a.kind, a.reason) for a in changes.alerts] == [("derived_failed", "oversize")]
+    assert view.take(T0 + 7_000).alerts == [], "one alert while it stays over"

@@ -17,6 +17,10 @@ AlertKind = Literal[
     "review",  # a receipt went for review; reason: its first flag
     "upstream_unreachable",  # the bridge to upstream is down; cleared when it is up again
     "journal_stalled",  # the gateway's journal stopped committing; cleared when it commits again
+    # what the gateway derives from a message (dashboard topics, fusion) was left out at a
+    # bound or failed; reason: lanes_dropped, shelves_dropped, sessions_dropped, oversize,
+    # fusion_error, view_error. The message itself is journaled and acknowledged all the same
+    "derived_failed",
 ]
 
 

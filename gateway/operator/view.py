@@ -5,10 +5,21 @@ Pure: messages, outputs and the time come in; the retained topics that changed (
 payload clears one) and the alerts raised since the last call go out. The view is rebuilt
 by the same replay that rebuilds the engine, so after a gateway restart it holds exactly
 what it held before, and `take` after the replay gives the whole set to publish.
+
+Bounded (DESIGN section 5): a device's messages are verified, but what they may name
+(1,024 lanes of any shelf) is far more than a dashboard needs, and a retained message the
+broker finds over its `max_packet_size` makes it drop the gateway on every connect. So
+the view holds at most MAX_LANES lanes per shelf and MAX_SHELVES shelves besides the
+layout's, shows at most MAX_SESSIONS sessions, and never hands out a payload over
+MAX_RETAINED_BYTES; whatever it leaves out is counted (`Summary.derived_failed`) and
+raised as a `derived_failed` alert. The layout's own shelves and lanes always have room.
 """
 
+import itertools
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 import msgspec
 
@@ -23,6 +34,14 @@ from gateway.operator.discovery import discovery_messages
 from gateway.operator.model import DeviceAvailability, DeviceHealth, DeviceView, LaneView, SessionView, ShelfView
 
 CLEARED = b""  # a retained message with no payload removes the topic's retained message
+
+# A shelf has a few lanes per load cell board; 64 lanes make a discovery message of about
+# 45 KB. The generated broker config's max_packet_size (gateway/provisioning/broker_config.py)
+# leaves room above MAX_RETAINED_BYTES for the topic and the packet's header.
+MAX_LANES: Final = 64
+MAX_SHELVES: Final = 64  # shelves that reported weights but are not in the layout
+MAX_SESSIONS: Final = 256
+MAX_RETAINED_BYTES: Final = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +58,7 @@ class Summary:
     devices_total: int
     sessions_open: int
     review_queue: int
+    derived_failed: dict[str, int] = field(default_factory=dict)  # what the view left out, by why
 
 
 @dataclass
@@ -70,8 +90,17 @@ class OperatorView:
         self._started_ms = started_ms
         self._devices: dict[str, _Device] = {}
         self.use_devices(devices)
-        self._weights: dict[tuple[str, int], int] = {}  # (shelf, lane): mg as last reported
+        self._planned: dict[str, frozenset[int]] = (
+            {shelf.shelf: frozenset(slot.lane for slot in shelf.lanes) for shelf in layout.shelves}
+            if layout is not None
+            else {}
+        )
+        self._weights: dict[str, dict[int, int]] = {}  # shelf: lane: mg as last reported
         self._shelf_seen: dict[str, int] = {}  # shelf: when it last reported a weight
+        self._unplanned = 0  # shelves in _weights that the layout does not have
+        self.failed: Counter[str] = Counter()  # what was left out or failed, by reason
+        self._oversize: set[str] = set()  # topics whose payload is withheld for its size
+        self._sessions_hidden = False
         self._review: dict[str, tuple[FusedReceipt, SessionView]] = {}
         self._alerts: list[Alert] = []
         self._published: dict[str, bytes] = {}
@@ -90,15 +119,43 @@ class OperatorView:
             self._heard(device, message, recv_ms)
         match message:
             case Telemetry(shelf=shelf, lanes=lanes):
-                for lane, mg in lanes:
-                    self._weights[(shelf, lane)] = mg
-                self._shelf_seen[shelf] = recv_ms
+                self._reported(message.dev, shelf, lanes, recv_ms)
             case Weight(shelf=shelf, lane=lane, after_mg=after):
-                self._weights[(shelf, lane)] = after
-                self._shelf_seen[shelf] = recv_ms
+                self._reported(message.dev, shelf, [(lane, after)], recv_ms)
         for output in outputs:
             if isinstance(output, ReceiptFinal):
                 self._finished(output.receipt)
+
+    def _reported(self, dev: str, shelf: str, lanes: list[tuple[int, int]], recv_ms: int) -> None:
+        """Lane weights as a shelf node reported them, within the bounds."""
+        planned = self._planned.get(shelf, frozenset())
+        weights = self._weights.get(shelf)
+        if weights is None:
+            if not planned and self._unplanned >= MAX_SHELVES:
+                detail = f"{dev} reported shelf {shelf}: the view holds {MAX_SHELVES} shelves beside the layout's"
+                self.fail(recv_ms, "shelves_dropped", dev, detail)
+                return
+            weights = self._weights[shelf] = {}
+            self._unplanned += not planned
+        room = MAX_LANES - len(planned) - sum(1 for lane in weights if lane not in planned)
+        dropped = 0
+        for lane, mg in lanes:
+            if lane in weights or lane in planned:
+                weights[lane] = mg
+            elif room > 0:
+                weights[lane] = mg
+                room -= 1
+            else:
+                dropped += 1
+        self._shelf_seen[shelf] = recv_ms
+        if dropped:
+            detail = f"{dev}: {dropped} lanes of shelf {shelf} left out, a shelf shows at most {MAX_LANES}"
+            self.fail(recv_ms, "lanes_dropped", dev, detail, dropped)
+
+    def fail(self, at_ms: int, reason: str, dev: str, detail: str, count: int = 1) -> None:
+        """Something derived from a message was left out or failed: counted, and alerted."""
+        self.failed[reason] += count
+        self._alerts.append(Alert(at_ms, "derived_failed", reason, dev, detail, count))
 
     def _heard(self, device: _Device, message: AnyMessage, recv_ms: int) -> None:
         node = message.dev
@@ -161,7 +218,7 @@ class OperatorView:
         """What changed since the last call: retained topics to publish, alerts to send."""
         self._expire(now_ms)
         devices = self._device_views(now_ms)
-        current = self._topics(devices)
+        current = self._within_size(self._topics(devices, now_ms), now_ms)
         changed = {topic: payload for topic, payload in current.items() if self._published.get(topic) != payload}
         for topic in self._published.keys() - current.keys():
             changed[topic] = CLEARED
@@ -179,17 +236,34 @@ class OperatorView:
 
     def snapshot(self, now_ms: int) -> dict[str, bytes]:
         """Every retained topic the view holds now, with its payload."""
-        return self._topics(self._device_views(now_ms))
+        return self._within_size(self._topics(self._device_views(now_ms), now_ms), now_ms)
+
+    def _within_size(self, topics: dict[str, bytes], now_ms: int) -> dict[str, bytes]:
+        """A payload over MAX_RETAINED_BYTES is never handed out: the topic keeps what was
+        last published (or stays away), and the first take that finds it so alerts."""
+        for topic, payload in list(topics.items()):
+            if len(payload) <= MAX_RETAINED_BYTES:
+                self._oversize.discard(topic)
+                continue
+            if topic in self._published:
+                topics[topic] = self._published[topic]
+            else:
+                del topics[topic]
+            if topic not in self._oversize:
+                self._oversize.add(topic)
+                detail = f"{topic} would be {len(payload)} bytes, over {MAX_RETAINED_BYTES}: not published"
+                self.fail(now_ms, "oversize", self._store, detail)
+        return topics
 
     def _device_views(self, now_ms: int) -> dict[str, DeviceView]:
         return {node: self._device_view(node, device, now_ms) for node, device in self._devices.items()}
 
-    def _topics(self, devices: dict[str, DeviceView]) -> dict[str, bytes]:
+    def _topics(self, devices: dict[str, DeviceView], now_ms: int) -> dict[str, bytes]:
         topics = {gateway_device_topic(self._store, node): msgspec.json.encode(view) for node, view in devices.items()}
         shelves = [self._shelf_view(shelf) for shelf in self._shelf_ids()]
         for shelf in shelves:
             topics[gateway_shelf_topic(self._store, shelf.shelf)] = msgspec.json.encode(shelf)
-        for session in self._session_views():
+        for session in self._session_views(now_ms):
             topics[gateway_session_topic(self._store, session.session)] = msgspec.json.encode(session)
         roles = tuple((node, device.role) for node, device in self._devices.items())
         lanes = tuple((shelf.shelf, tuple(lane.lane for lane in shelf.lanes)) for shelf in shelves)
@@ -211,7 +285,7 @@ class OperatorView:
     def summary(self, now_ms: int) -> Summary:
         online = sum(self._availability(d, now_ms) == "online" for d in self._devices.values())
         sessions = len(self._engine.sessions) if self._engine is not None else 0
-        return Summary(online, len(self._devices), sessions, len(self._review))
+        return Summary(online, len(self._devices), sessions, len(self._review), dict(self.failed))
 
     def _only_seen_moved(self, published: bytes | None, view: DeviceView) -> bool:
         """A device topic whose only change is `last_seen_ms`, republished at most every
@@ -267,11 +341,11 @@ class OperatorView:
     def _shelf_view(self, shelf: str) -> ShelfView:
         layout = self._layout.shelf_by_id.get(shelf) if self._layout is not None else None
         planned = {slot.lane: slot.sku for slot in layout.lanes} if layout is not None else {}
-        reported = {lane for (name, lane) in self._weights if name == shelf}
+        reported = self._weights.get(shelf, {})
         lanes = []
-        for lane in sorted(planned.keys() | reported):
+        for lane in sorted(planned.keys() | reported.keys()):
             sku = planned.get(lane)
-            weight = self._weights.get((shelf, lane))
+            weight = reported.get(lane)
             misplaced = self._engine.misplaced_on(shelf, lane) if self._engine is not None else []
             stock = None
             if weight is not None and sku is not None and self._layout is not None:
@@ -280,15 +354,23 @@ class OperatorView:
             lanes.append(LaneView(lane, sku, weight, stock, [item.sku for item in misplaced]))
         return ShelfView(shelf, lanes, self._shelf_seen.get(shelf))
 
-    def _session_views(self) -> list[SessionView]:
-        views = [view for _, view in self._review.values()]
-        if self._engine is None:
+    def _session_views(self, now_ms: int) -> list[SessionView]:
+        """The review queue and the engine's sessions, the oldest first, at most MAX_SESSIONS
+        (a flood of made-up passages must not push out the shoppers inside)."""
+        views = [view for _, view in self._review.values()][:MAX_SESSIONS]
+        engine = self._engine
+        hidden = len(self._review) + (len(engine.sessions) if engine is not None else 0) > MAX_SESSIONS
+        if hidden and not self._sessions_hidden:
+            detail = f"more than {MAX_SESSIONS} sessions: only the oldest are shown"
+            self.fail(now_ms, "sessions_dropped", self._store, detail)
+        self._sessions_hidden = hidden
+        if engine is None:
             return views
-        for session_id, session in self._engine.sessions.items():
-            receipt = self._engine.receipt_so_far(session_id)
+        for session_id, session in itertools.islice(engine.sessions.items(), MAX_SESSIONS - len(views)):
+            receipt = engine.receipt_so_far(session_id)
             if receipt is None:
                 continue
-            people, inside = self._engine.people_of(session_id)
+            people, inside = engine.people_of(session_id)
             views.append(
                 SessionView(
                     session_id, "open" if session.closed_ms is None else "closed", session.opened_ms,
