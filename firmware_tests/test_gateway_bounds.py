@@ -268,3 +268,12 @@ def test_a_node_refuses_hostile_json_in_a_command_under_its_reason() -> None:
             guard.check(topic, seal(gateway, data), False, T0)
         assert caught.value.reason is reason
     assert guard.last == (0, 0)
+
+
+def test_without_a_layout_a_shelf_node_still_reports_only_the_shelf_named_after_it() -> None:
+    verifier = Verifier(registry())
+    assert refusal(verifier, weight(1, 1, lane=9)) is None, "no layout: any lane of its own shelf"
+    assert refusal(verifier, weight(1, 1, dev="shelf-02", shelf="shelf-01")) is Reason.NOT_ASSIGNED
+    assert refusal(verifier, telemetry("shelf-02", "shelf-01", [0])) is Reason.NOT_ASSIGNED
+    assert refusal(verifier, interaction("shelf-05", [0])) is None
+    assert refusal(verifier, passage("gate-09")) is None

@@ -50,7 +50,7 @@ def journaled_site(tmp_path: Path) -> Path:
     ]
     for seq in (1, 2, 3):
         weight = Weight(
-            v=1, dev="shelf-01", boot=1, seq=seq, ts=1_000 + seq, shelf="s1", lane=seq,
+            v=1, dev="shelf-01", boot=1, seq=seq, ts=1_000 + seq, shelf="shelf-01", lane=seq,
             t0=900, t1=1_000, delta_mg=-seq * 1000, before_mg=5000, after_mg=5000 - seq * 1000, noise_mg=10,
         )  # fmt: skip
         batch.append(

@@ -46,7 +46,7 @@ def weight(boot: int, seq: int, delay_ms: int = 30, dev: str = "shelf-1") -> Inc
         boot=boot,
         seq=seq,
         ts=ts,
-        shelf="sh-a",
+        shelf="shelf-1",
         lane=seq % 4,
         t0=ts - 500,
         t1=ts - 100,
@@ -415,7 +415,7 @@ def test_a_will_and_an_online_state_signed_in_the_same_millisecond_are_both_jour
 def _other_weight(boot: int, seq: int) -> Weight:
     ts = ts_of(boot, seq) + 7
     return Weight(
-        v=1, dev="shelf-1", boot=boot, seq=seq, ts=ts, shelf="sh-b", lane=1, t0=ts - 1, t1=ts,
+        v=1, dev="shelf-1", boot=boot, seq=seq, ts=ts, shelf="shelf-1", lane=1, t0=ts - 1, t1=ts,
         delta_mg=-1, before_mg=2, after_mg=1, noise_mg=0,
     )  # fmt: skip
 

@@ -39,7 +39,7 @@ def weight(dev: str = "shelf-1", seq: int = 1, boot: int = 1) -> Weight:
         boot=boot,
         seq=seq,
         ts=1_700_000_000_000,
-        shelf="sh-a",
+        shelf=dev,
         lane=2,
         t0=1_700_000_000_000,
         t1=1_700_000_000_400,

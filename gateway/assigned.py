@@ -14,12 +14,17 @@ from gateway.layout import StoreLayout
 
 @dataclass(frozen=True, slots=True)
 class Assignments:
-    lanes: Mapping[str, frozenset[int]]  # shelf id: its lanes
-    watched: Mapping[str, frozenset[str]]  # camera node: the shelves it watches
-    gates: frozenset[str]
+    """None where no layout says: a gateway without one still holds each shelf node to the
+    shelf named after it, the one rule that needs no layout."""
+
+    lanes: Mapping[str, frozenset[int]] | None = None  # shelf id: its lanes
+    watched: Mapping[str, frozenset[str]] | None = None  # camera node: the shelves it watches
+    gates: frozenset[str] | None = None
 
     @classmethod
-    def of(cls, layout: StoreLayout) -> "Assignments":
+    def of(cls, layout: StoreLayout | None) -> "Assignments":
+        if layout is None:
+            return cls()
         return cls(
             {shelf.shelf: frozenset(slot.lane for slot in shelf.lanes) for shelf in layout.shelves},
             {camera.node: frozenset(camera.shelves) for camera in layout.cameras},
@@ -34,11 +39,11 @@ class Assignments:
             case Telemetry():
                 self._own_shelf(message.dev, message.shelf, (lane for lane, _ in message.lanes))
             case Interaction():
-                if message.shelf not in self.watched.get(message.dev, frozenset()):
+                if self.watched is not None and message.shelf not in self.watched.get(message.dev, frozenset()):
                     raise _refused(f"camera {message.dev} does not watch shelf {message.shelf}")
                 self._lanes(message.shelf, message.lanes)
             case Passage() | Alarm():
-                if message.gate not in self.gates:
+                if self.gates is not None and message.gate not in self.gates:
                     raise _refused(f"gate {message.gate} is not in the layout")
 
     def _own_shelf(self, dev: str, shelf: str, lanes: Iterable[int]) -> None:
@@ -47,6 +52,8 @@ class Assignments:
         self._lanes(shelf, lanes)
 
     def _lanes(self, shelf: str, lanes: Iterable[int]) -> None:
+        if self.lanes is None:
+            return
         known = self.lanes.get(shelf)
         if known is None:
             raise _refused(f"shelf {shelf} is not in the layout")

@@ -8,7 +8,7 @@ from nacl.signing import VerifyKey
 
 from edge.protocol.envelope import check_size, open_envelope
 from edge.protocol.errors import ProtocolError, Reason
-from edge.protocol.messages import AnyMessage, decode_message
+from edge.protocol.messages import UNSEQUENCED_TYPES, AnyMessage, decode_message
 from edge.protocol.roles import Role, may_send
 from edge.protocol.topics import Kind, Topic, parse_topic
 from gateway.assigned import Assignments
@@ -42,10 +42,10 @@ def sender_of(topic: str) -> str:
 
 class Verifier:
     def __init__(
-        self, registry: Registry, upstream: UpstreamSender | None = None, assignments: Assignments | None = None
+        self, registry: Registry, upstream: UpstreamSender | None = None, assignments: Assignments = Assignments()
     ) -> None:
-        """`assignments`: what the store layout lets each device report; None for a gateway
-        without a layout, which then cannot tell whose shelf is whose."""
+        """`assignments`: what the store layout lets each device report (by default what can be
+        told without a layout)."""
         self._registry = registry
         self._upstream = upstream
         self._assignments = assignments
@@ -66,10 +66,9 @@ class Verifier:
         message = decode_message(data)
         if message.dev != where.node or message.type != where.name:
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} from {message.dev} published on {topic}")
-        if (message.seq == 0) != (where.kind is Kind.STATE):
+        if (message.seq == 0) != (message.type in UNSEQUENCED_TYPES):
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} with seq {message.seq} on {topic}")
-        if self._assignments is not None:
-            self._assignments.check(message)
+        self._assignments.check(message)
         return Verified(where, message, data)
 
     def _from_upstream(self, where: Topic, topic: str, payload: bytes) -> Verified:

@@ -19,7 +19,7 @@ from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import AnyMessage
 from gateway.assigned import Assignments
 from gateway.config import GatewayConfig
-from gateway.ingest import BatchResult, Incoming, IngestCore
+from gateway.ingest import BatchResult, BootAsked, Incoming, IngestCore
 from gateway.journal import Journal, Outgoing
 from gateway.layout import load_layout
 from gateway.live_fusion import LiveFusion, journal_entries
@@ -65,7 +65,8 @@ class ViewReport:
 @dataclass(frozen=True, slots=True)
 class BatchReport:
     """What the service needs back: counts for its status, rejects for its alerts, the
-    messages its access control acts on, what was queued for upstream, and the view's changes."""
+    messages its access control acts on, what was queued for upstream, the view's changes,
+    and the nodes' hellos to answer (the service signs commands; the newest boots are here)."""
 
     batch_id: int
     accepted: int
@@ -74,12 +75,13 @@ class BatchReport:
     access: list[AnyMessage]
     outbox: list[Outgoing]
     view: ViewReport
+    asked: list[BootAsked]
 
     @classmethod
     def of(cls, batch_id: int, result: BatchResult, view: ViewReport) -> "BatchReport":
         notes = [RejectNote(str(r.error.reason), r.dev, r.error.detail, r.incoming.recv_ms) for r in result.rejected]
         access = [v.message for v in result.accepted if v.message.type in ACCESS_TYPES]
-        return cls(batch_id, len(result.accepted), result.duplicates, notes, access, result.outbox, view)
+        return cls(batch_id, len(result.accepted), result.duplicates, notes, access, result.outbox, view, result.asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,7 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
     forward = frozenset({"palm"}) if config.upstream is not None else frozenset()
     devices = registry.load()
     layout = load_layout(resolve(base, config.layout)) if config.layout is not None else None  # checked by the service
-    assignments = Assignments.of(layout) if layout is not None else None
+    assignments = Assignments.of(layout)
     core = IngestCore(Verifier(devices, upstream, assignments), journal, config.ingest.dedupe_window, forward)
     marks = journal.marks_generation()
     fusion = None
