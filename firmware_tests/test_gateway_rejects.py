@@ -3,6 +3,8 @@ right reason, counted, raised as alerts, and change nothing in the journal."""
 
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import msgspec
@@ -13,7 +15,7 @@ from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import Weight, encode_message
 from edge.protocol.roles import Role
 from edge.protocol.topics import event_topic
-from firmware_tests.conftest import Store, wait_until
+from firmware_tests.conftest import REPO, Store, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.provisioning.site import DASHBOARD
 
@@ -135,3 +137,48 @@ def test_no_credential_can_take_over_the_gateways_session(make_store) -> None:  
     store.start_gateway()
     wait_until(lambda: len(store.journaled("shelf-01")) == 5, 10, "the 5 events queued while the gateway was stopped")
     assert store.journaled("shelf-01") == [(1, seq) for seq in range(1, 6)]
+
+
+def test_a_running_gateway_refuses_jumps_and_takes_a_reset_without_a_restart(make_store) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20, item 3, against the real stack: each jump refused under its reason while the
+    genuine device goes on; a device locked out anyway (a boot of 2^53 taken when it had no
+    marks, as before the bounds) is let in again by `storegw devices --reset` on the running
+    gateway."""
+    store: Store = make_store([("shelf-01", Role.SHELF), ("shelf-02", Role.SHELF)])
+    store.start_gateway()
+    key = load_signing_key(store.site.node_dir("shelf-01") / "device.key")
+    device = TestClient.as_file_user(store.port, "shelf-01", store.site.node_dir("shelf-01") / "mqtt.pass", "shelf-01")
+    topic = event_topic("test", "shelf-01", "weight")
+
+    def send(message: Weight) -> None:
+        device.publish(topic, seal(key, encode_message(message)))
+
+    send(weight(2, 1))
+    wait_until(lambda: store.journaled("shelf-01") == [(2, 1)], 10, "the genuine event")
+    send(weight(2**53, 1))
+    send(weight(2, 10**9))
+    send(weight(2, 2, ts=2**53))
+    send(msgspec.structs.replace(weight(2, 3), shelf="shelf-02"))
+    send(weight(2, 4))
+    wait_until(lambda: store.journaled("shelf-01") == [(2, 1), (2, 4)], 10, "the genuine event after the hostile")
+    expected = {"boot_jump": 1, "seq_jump": 1, "ts_ahead": 1, "not_assigned": 1}
+    wait_until(lambda: store.rejects() == expected, 10, f"rejects {expected}, have {store.rejects()}")
+
+    other = load_signing_key(store.site.node_dir("shelf-02") / "device.key")
+    locked = TestClient.as_file_user(store.port, "shelf-02", store.site.node_dir("shelf-02") / "mqtt.pass", "shelf-02")
+    poisoned = msgspec.structs.replace(weight(2**53, 1), dev="shelf-02", shelf="shelf-02")
+    locked.publish(event_topic("test", "shelf-02", "weight"), seal(other, encode_message(poisoned)))
+    wait_until(lambda: store.journaled("shelf-02") == [(2**53, 1)], 10, "the poisoning event")
+    genuine = [msgspec.structs.replace(weight(3, seq), dev="shelf-02", shelf="shelf-02") for seq in (1, 2)]
+    locked.publish(event_topic("test", "shelf-02", "weight"), seal(other, encode_message(genuine[0])))
+    wait_until(lambda: store.rejects().get("replay") == 1, 10, "the locked-out device refused")
+    reset = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(store.site.gateway_config), "devices", "--reset",
+         "shelf-02"],
+        cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert reset.returncode == 0, reset.stderr
+    locked.publish(event_topic("test", "shelf-02", "weight"), seal(other, encode_message(genuine[1])))
+    wait_until(lambda: (3, 2) in store.journaled("shelf-02"), 10, "the device's next message after the reset")
+    device.close()
+    locked.close()
