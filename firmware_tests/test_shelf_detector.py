@@ -84,6 +84,24 @@ def test_a_slow_pick_is_still_one_event() -> None:
     assert len(changes) == 1 and abs(changes[0].delta_mg + 200 * G) < 2 * G
 
 
+@pytest.mark.parametrize(("grams", "seconds"), [(-20, 4.0), (24, 4.0), (-45, 4.0), (30, 2.5)])
+def test_a_light_item_eased_out_slowly_is_one_event_not_slices(grams: int, seconds: float) -> None:
+    """20 g eased out over 4 s moves 3.5 g per stability window, less than the band: a window
+    in the middle of the slide fits the band. It must not settle there (one event split in
+    two, or slices below the minimum that vanish into drift)."""
+    start, end = 3.0, 3.0 + seconds
+
+    def level(t: float) -> float:
+        return (700 + grams * min(max(t - start, 0), seconds) / seconds) * G
+
+    for seed in range(1, 6):
+        changes, emitted = run(trace(end + 4, level, seed))
+        assert len(changes) == 1, f"seed {seed}: {[round(c.delta_mg / G, 1) for c in changes]}"
+        assert abs(changes[0].delta_mg - grams * G) < 2 * G, f"seed {seed}"
+        assert end * 1000 - 300 <= changes[0].t1 <= end * 1000 + 700, "settles where the slide ends"
+        assert emitted[0] - end * 1000 <= 2 * CONFIG.stable_ms
+
+
 def test_a_hand_resting_on_the_shelf_does_not_make_events_of_its_own() -> None:
     rest = hand(3, 9, 30)  # a hand leaning on the lane for 6 s, then taking an item as it lifts
 

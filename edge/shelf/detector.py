@@ -9,9 +9,13 @@ new level differs from the baseline by at least the minimum delta, that is an ev
 bump, vibration from the next lane) is absorbed.
 
 The deviation is measured against the held baseline, not a sliding window, so a slow pick
-still adds up to an event. A hand resting on the shelf trembles far beyond sensor noise, so
-it keeps the lane unsettled until it lifts. Zero tracking moves the baseline only while the
-lane is stable, at a capped rate: it follows drift and creep but never absorbs a step.
+still adds up to an event. A light item eased out slowly can move the lane by less than the
+band within one window, so a window in the middle of the slide fits the band; the window
+before it tells the slide from a still lane (see `sliding`), so the span does not settle
+half-way (an event split in two, or slices below the minimum lost to drift). A hand
+resting on the shelf trembles far beyond sensor noise, so it keeps the lane unsettled until
+it lifts. Zero tracking moves the baseline only while the lane is stable, at a capped rate:
+it follows drift and creep but never absorbs a step.
 
 Everything the baseline moved without an event (tracking and absorbed small changes) adds
 up to the lane's drift. Past the drift limit the lane is reported as drifted: a cell whose
@@ -19,6 +23,7 @@ zero has wandered that far needs a technician's tare, since its absolute weight 
 telemetry is no longer to be trusted (its deltas still are).
 """
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ class DetectorConfig:
     stable_ms: int = 700  # the stability window: long enough that a trembling hand is never "stable"
     noise_mg: int = 1_000  # expected sensor noise (1 sigma), from calibration
     band_sigmas: float = 6.0  # a stable window's max - min stays within this many sigmas
+    slide_sigmas: float = 3.0  # a stable window's mean stays this close to a calm window's before it
     trigger_sigmas: float = 5.0  # a deviation from the baseline this large starts a span
     min_delta_mg: int = 8_000  # smaller changes are absorbed, not reported
     track_mg_per_s: int = 200  # zero tracking: how fast the baseline may follow drift
@@ -47,6 +53,12 @@ class DetectorConfig:
     def trigger_mg(self) -> float:
         return self.trigger_sigmas * self.noise_mg
 
+    @property
+    def slide_mg(self) -> float:
+        """How far apart two windows' means may lie on a still lane: the sigma of their
+        difference is the noise times sqrt(2 / window)."""
+        return self.slide_sigmas * self.noise_mg * math.sqrt(2 / self.window)
+
 
 @dataclass(frozen=True, slots=True)
 class WeightChange:
@@ -59,11 +71,23 @@ class WeightChange:
     noise_mg: int
 
 
+def sliding(previous: list[int], current: list[int], config: DetectorConfig) -> bool:
+    """Whether a window that fits the band is still moving. A load eased on or off with no
+    hand in the lane can move by less than the band within one window, so a window in the
+    middle of it passes for stable. The window before tells: at a pace slow enough for one
+    window to fit the band, the window before spans less than twice the band. If it was that
+    calm (no hand or step in it), a lane that has settled sits where it sat then."""
+    if len(previous) < len(current) or max(previous) - min(previous) > 2 * config.band_mg:
+        return False
+    return abs(statistics.fmean(current) - statistics.fmean(previous)) > config.slide_mg
+
+
 class LaneDetector:
     def __init__(self, lane: int, config: DetectorConfig) -> None:
         self.lane = lane
         self._config = config
         self._recent: deque[tuple[int, int]] = deque(maxlen=config.window)
+        self._previous: deque[int] = deque(maxlen=config.window)  # the window before _recent
         self.baseline: float | None = None
         self._baseline_t = 0
         self._span_start: int | None = None
@@ -77,6 +101,8 @@ class LaneDetector:
 
     def add(self, t_ms: int, weight_mg: int) -> WeightChange | None:
         """Take one sample; return a change when this sample completes one."""
+        if len(self._recent) == self._recent.maxlen:
+            self._previous.append(self._recent[0][1])
         self._recent.append((t_ms, weight_mg))
         stable = self._window_stable()
         if self.baseline is None:
@@ -119,7 +145,9 @@ class LaneDetector:
         if len(self._recent) < self._recent.maxlen:  # type: ignore[operator]
             return False
         weights = [w for _, w in self._recent]
-        return max(weights) - min(weights) <= self._config.band_mg
+        if max(weights) - min(weights) > self._config.band_mg:
+            return False
+        return not sliding(list(self._previous), weights, self._config)
 
     def _window_mean(self) -> float:
         return statistics.fmean(w for _, w in self._recent)
