@@ -128,7 +128,11 @@ def _reset_marks(journal: Journal, node: str) -> int:
 def _replay(args: argparse.Namespace) -> int:
     """DESIGN section 6's replay: JSON lines in (a file, or - for standard input), JSON out."""
     layout = load_layout(args.layout)
-    source = sys.stdin.buffer if str(args.input) == "-" else args.input.open("rb")
+    try:
+        source = sys.stdin.buffer if str(args.input) == "-" else args.input.open("rb")
+    except OSError as error:  # missing, a folder, not ours to read
+        print(f"storegw: {args.input}: {error.strerror}", file=sys.stderr)
+        return 2
     try:
         engine, receipts = replay(layout, source)
     except ReplayError as error:

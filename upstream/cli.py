@@ -12,7 +12,7 @@ from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, resolve
 from edge.protocol.keys import KeyFileError, load_box, load_signing_key
 from edge.protocol.qr_token import MAX_LIFETIME_MS, Purpose
-from gateway.provisioning.broker_config import current_user
+from gateway.provisioning.broker_config import ListenerError, check_listener, current_user
 from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 from upstream.provision import UpstreamProvisioningError, add_store, init_upstream, write_upstream_broker_config
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "add-store":
             lines = add_store(home, args.store)
         elif args.command == "broker-config":
+            check_listener(args.bind, args.run_as)
             conf = write_upstream_broker_config(home, args.bind, args.run_as)
             lines = [f"wrote {conf}, passwd and acl", f"start it with: mosquitto -c {conf}"]
         elif args.command == "run":
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{len(consents)} consents on record, {ended} ended",
                 ]
             vault.close()
-    except (UpstreamProvisioningError, ConfigError, KeyFileError, VaultError) as error:
+    except (UpstreamProvisioningError, ListenerError, ConfigError, KeyFileError, VaultError) as error:
         print(f"storeup: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))

@@ -30,7 +30,9 @@ from gateway.provisioning.passwords import mosquitto_hash, new_password
 from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 
-_ID = re.compile(r"[a-z0-9-]{1,64}")
+# A leading '-' would read as an option to every command that is given the id.
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+ID_RULE = "must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "upstream.conf.template"
 
 
@@ -55,7 +57,9 @@ def bridge_username(store: str) -> str:
 def init_upstream(home: UpstreamHome, broker_host: str, broker_port: int, upstream_id: str = "upstream") -> list[str]:
     """Make upstream's keys, its service's broker credential and upstream.toml."""
     if not _ID.fullmatch(upstream_id):
-        raise UpstreamProvisioningError(f"upstream id {upstream_id!r} must be 1-64 characters of a-z, 0-9 and '-'")
+        raise UpstreamProvisioningError(f"upstream id {upstream_id!r} {ID_RULE}")
+    if not 1 <= broker_port <= 65535:
+        raise UpstreamProvisioningError(f"broker port {broker_port} is not a TCP port (1-65535)")
     report: list[str] = []
     make_dir(home.root, SHARED_DIR)  # Mosquitto's group passes through to broker/
     for label, path, make in (
@@ -93,7 +97,7 @@ def _stores(home: UpstreamHome) -> StoresFile:
 def add_store(home: UpstreamHome, store: str) -> list[str]:
     """Link `store`: its bridge credential, and the kit its installer takes to the store."""
     if not _ID.fullmatch(store):
-        raise UpstreamProvisioningError(f"store id {store!r} must be 1-64 characters of a-z, 0-9 and '-'")
+        raise UpstreamProvisioningError(f"store id {store!r} {ID_RULE}")
     if not home.config.exists():
         raise UpstreamProvisioningError(f"{home.root} is not an initialised upstream; run `storeup init` first")
     config, _ = load_upstream_config(home.config)

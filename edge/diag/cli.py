@@ -12,6 +12,7 @@ Exit status: 0 done, 1 refused by the node, 2 usage or port trouble, 3 nothing a
 import argparse
 import contextlib
 import getpass
+import math
 import os
 import sys
 
@@ -57,6 +58,24 @@ def run_serviced(target: Target, words: list[str]) -> list[Record]:
             target.ask(["service", "end"])
 
 
+class BadOption(Exception):
+    """An option no link or view can have, refused before the port is opened."""
+
+
+def check_link(baud: int, timeout: float) -> None:
+    if baud <= 0:
+        raise BadOption(f"--baud {baud}: a baud rate is a positive number of bits per second (the console's is 115200)")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise BadOption(f"--timeout {timeout:g}: seconds of silence that mean no answer, more than 0")
+
+
+def check_watch(every: float, count: int | None) -> None:
+    if not (every > 0 and math.isfinite(every)):
+        raise BadOption(f"--every {every:g}: seconds between readings, more than 0")
+    if count is not None and count < 1:
+        raise BadOption(f"--count {count}: how many readings, at least 1")
+
+
 def _watch_args(words: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="storediag watch", description="a live readout of one command")
     parser.add_argument("--every", type=float, default=0.5, help="seconds between readings (0.5)")
@@ -74,19 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds of silence that mean no answer (3)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="a console command; none: the shell")
     args = parser.parse_args(argv)
+    options = _watch_args(args.command[1:]) if args.command[:1] == ["watch"] else None
     try:
+        check_link(args.baud, args.timeout)
+        if options is not None:
+            check_watch(options.every, options.count)
         target = connect(args.port, args.baud, args.timeout)
         if not args.command:
             Shell(target, args.port).cmdloop()
-        elif args.command[0] == "watch":
-            options = _watch_args(args.command[1:])
+        elif options is not None:
             watch(target, options.command, options.every, options.count, args.port)
         else:
             print("\n".join(render(run_serviced(target, args.command))))
         return 0
     except KeyboardInterrupt:
         return 0
-    except (PortError, NeedsPin) as error:
+    except (BadOption, PortError, NeedsPin) as error:
         print(f"storediag: {error}", file=sys.stderr)
         return 2
     except Refused as refused:

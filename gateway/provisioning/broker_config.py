@@ -6,9 +6,11 @@ on, and the gateway's queue is sized for a 10-minute gateway outage at full stor
 (Mosquitto's default of 1000 queued messages would drop the rest silently).
 """
 
+import ipaddress
 import math
 import os
 import pwd
+import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,27 @@ class QueueSizing:
             f"max_queued_messages {self.max_queued_messages} = {self.peak_per_s:.0f} msg/s peak "
             f"x {OUTAGE_S} s outage x {HEADROOM} headroom"
         )
+
+
+class ListenerError(ValueError):
+    """A bind address or a user Mosquitto cannot use, which it would refuse only when started."""
+
+
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(r"(?=.{1,253}\Z)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
+
+
+def check_listener(bind: str, run_as: str) -> None:
+    """Refuse, before any file is written, what would stop Mosquitto at its start."""
+    try:
+        ipaddress.ip_address(bind)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(bind):
+            raise ListenerError(f"--bind {bind!r} is neither an IP address nor a host name") from None
+    try:
+        pwd.getpwnam(run_as)
+    except KeyError:
+        raise ListenerError(f"--run-as {run_as}: no such user on this machine") from None
 
 
 def current_user() -> str:

@@ -8,7 +8,13 @@ from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import KeyFileError
 from edge.protocol.roles import DEVICE_ROLES, Role
 from gateway.config import load_gateway_config
-from gateway.provisioning.broker_config import current_user, site_bridge, write_broker_config
+from gateway.provisioning.broker_config import (
+    ListenerError,
+    check_listener,
+    current_user,
+    site_bridge,
+    write_broker_config,
+)
 from gateway.provisioning.flash import flash_mcu, flash_node, update_broker
 from gateway.provisioning.provision import (
     ProvisioningError,
@@ -94,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "decommission":
             lines = [*decommission_node(site, args.node), update_broker(site)]
         elif args.command == "broker-config":
+            check_listener(args.bind, args.run_as)
             registry = load_registry(site.registry)
             gateway, _ = load_gateway_config(site.gateway_config)
             bridge = site_bridge(site)
@@ -113,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 registry.devices.values(), key=lambda d: d.node
             )
             lines += [f"{d.node:14} {d.role:8} {d.fingerprint}" for d in everyone]
-    except (ProvisioningError, ConfigError, KeyFileError, OSError) as error:
+    except (ProvisioningError, ListenerError, ConfigError, KeyFileError, OSError) as error:
         print(f"storeprov: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))

@@ -31,7 +31,8 @@ from gateway.provisioning.passwords import mosquitto_hash, new_password
 from gateway.provisioning.site import DASHBOARD, Site, StoreKit
 from gateway.registry import Device, Registry, load_registry, save_registry
 
-_ID = re.compile(r"[a-z0-9-]{1,64}")
+# A leading '-' would read as an option to every command that is given the id.
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class ProvisioningError(Exception):
@@ -51,10 +52,18 @@ def _write_toml(path: Path, document: dict[str, object]) -> None:
     write_file_atomic(path, tomli_w.dumps(document).encode(), PRIVATE_FILE)
 
 
+def _check_port(port: int) -> None:
+    """A port no broker can listen on would be refused only when the gateway starts."""
+    if not 1 <= port <= 65535:
+        raise ProvisioningError(f"broker port {port} is not a TCP port (1-65535)")
+
+
 def _check_id(kind: str, value: str) -> None:
     """Ids become topic segments, broker usernames and directory names: refuse anything else first."""
     if not _ID.fullmatch(value):
-        raise ProvisioningError(f"{kind} {value!r} must be 1-64 characters of a-z, 0-9 and '-'")
+        raise ProvisioningError(
+            f"{kind} {value!r} must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"
+        )
 
 
 def _take_kit(site: Site, kit: StoreKit) -> UpstreamBridge:
@@ -81,6 +90,7 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
     _check_id("gateway id", gateway_id)
     if gateway_id == DASHBOARD:
         raise ProvisioningError(f"{DASHBOARD!r} is the dashboard's broker account; choose another gateway id")
+    _check_port(broker_port)
     report: list[str] = []
     make_dir(site.root, SHARED_DIR)  # Mosquitto's group passes through to broker/
     new = _ensure_key(site.gateway_key)

@@ -55,6 +55,8 @@ from hw.sim.world.suites import plan_store
 LEAD_MS = 15_000  # from starting the processes to the store opening: cameras load their model
 ARRIVALS_MS = (8_000, 18_000)  # between one shopper's arrival and the next
 SETTLE_S = 25.0  # after the last shopper left, how long the receipts may take
+# Written into every --root the demo makes: it deletes and remakes only a folder holding it.
+MARKER = ".storeedge-demo"
 
 
 @dataclass
@@ -70,6 +72,18 @@ def spawn(name: str, root: Path, *args: str) -> Running:
     with open(root / f"{name}.log", "ab") as log, open(output, "ab") as out:
         process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=log)
     return Running(name, process, output)
+
+
+def claim_root(root: Path) -> str | None:
+    """Why the demo may not take `root` (it empties it first), or None: a new or empty
+    folder, or one an earlier demo made."""
+    if not root.exists():
+        return None
+    if not root.is_dir() or root.is_symlink():
+        return f"{root} is not a folder; give --root a new or empty folder"
+    if (root / MARKER).is_file() or not any(root.iterdir()):
+        return None
+    return f"{root} holds files the demo did not make; give --root a new or empty folder, or remove it yourself"
 
 
 def nodes_of(layout: StoreLayout) -> list[tuple[str, Role]]:
@@ -202,8 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--amqtt", action="store_true", help="use amqtt even when Mosquitto is installed")
     args = parser.parse_args(argv)
-    shutil.rmtree(args.root, ignore_errors=True)
+    refusal = claim_root(args.root)
+    if refusal is not None:
+        print(f"hw.sim.demo: {refusal}", file=sys.stderr)
+        return 2
+    if args.root.exists():
+        shutil.rmtree(args.root)
     args.root.mkdir(parents=True)
+    (args.root / MARKER).write_text("made by python -m hw.sim.demo, which deletes this folder when it runs again\n")
     layout = load_layout(args.layout)
     port, upstream_port = free_port(), free_port()
     site = build_site(
