@@ -24,6 +24,7 @@ from edge.diag.link import ConsoleLink
 from edge.protocol.envelope import SIGNATURE_BYTES
 from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic, upstream_link_topic
+from edge.runtime.bootstate import BootState, BootStateFile
 from gateway.provisioning.site import DASHBOARD, Site
 from hw.sim.broker import MosquittoBroker, UpstreamMosquitto, find_mosquitto, free_port
 from hw.sim.mcu_board import SimMcuBoard
@@ -40,6 +41,17 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.05)
+
+
+def no_gateway_wait(config: Path) -> None:
+    """Let the node of `config` start without the gateway's answer on its boot: give it boot
+    state (boot 0, never started) if it has none, and no wait. For tests that run a node with
+    no gateway (a console, a gateway played by the test): a node without boot state waits for
+    the gateway before its app starts."""
+    boot = BootStateFile(config.parent / "state" / "boot.json")
+    if not boot.exists():
+        boot.write(BootState(0, 0, 0))
+    config.write_text(config.read_text() + "\n[boot]\ngateway_wait_s = 0\n")
 
 
 class Store:
@@ -137,6 +149,7 @@ class Store:
         modem = NullModem(self.root / f"{node}.uart", self.root / f"{node}.laptop").plug()
         self.modems.append(modem)
         config = self.node_config(node)
+        no_gateway_wait(config)
         text = config.read_text().replace('backend = "sim"', hardware, 1)
         config.write_text(text + f'\n[console]\nport = "{modem.a.link}"\n')
         process = self.spawn(node, "-m", "edge.runtime.cli", "--config", str(config), "run")

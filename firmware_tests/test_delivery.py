@@ -11,7 +11,7 @@ from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import encode_message
 from edge.protocol.roles import Role
 from edge.protocol.topics import event_topic
-from firmware_tests.conftest import Store, wait_until
+from firmware_tests.conftest import Store, no_gateway_wait, wait_until
 from firmware_tests.mqtt_client import TestClient
 from hw.sim.traffic import synthetic_event
 
@@ -72,6 +72,7 @@ def test_broker_stopped_for_ten_seconds_while_node_produces(make_store) -> None:
 def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> None:  # type: ignore[no-untyped-def]
     store: Store = make_store([("shelf-01", Role.SHELF)])
     store.broker.stop()
+    no_gateway_wait(store.node_config("shelf-01"))  # a node that has run before: it makes events with no gateway
     node = store.start_node("shelf-01", 400, 0, "--linger")
     wait_until(lambda: store.spooled("shelf-01") == 400, 30, "400 events in the unsent spool")
     node.send_signal(signal.SIGKILL)
@@ -90,6 +91,7 @@ def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> N
 
 def test_events_wait_for_the_gateways_first_session_on_a_fresh_broker(make_store) -> None:  # type: ignore[no-untyped-def]
     store: Store = make_store([("shelf-01", Role.SHELF)])
+    no_gateway_wait(store.node_config("shelf-01"))  # a node that has run before: it makes events with no gateway
     node = store.start_node("shelf-01", 50, 0, "--linger")
     wait_until(lambda: store.spooled("shelf-01") == 50, 20, "50 events held while no gateway session exists")
     time.sleep(1)

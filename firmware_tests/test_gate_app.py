@@ -21,7 +21,7 @@ from edge.protocol.roles import Role
 from edge.protocol.sealed import unseal
 from edge.protocol.topics import gateway_state_topic
 from edge.runtime.node import Node
-from firmware_tests.conftest import Store, wait_until
+from firmware_tests.conftest import Store, no_gateway_wait, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.commands import CommandSigner
 from hw.sim.gate_lane import SimGateLane
@@ -63,6 +63,7 @@ def gate(make_store) -> Iterator[Gate]:  # type: ignore[no-untyped-def]
     gateway = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "gateway")
     gateway.subscribe("store/test/node/gate-01/event/#")
     gateway.publish(gateway_state_topic("test"), b'{"state": "online"}', retain=True)  # nodes hold events until then
+    no_gateway_wait(store.node_config("gate-01"))  # the test plays the gateway, but answers no hello
     running = InProcessGate(store.node_config("gate-01")).start()
     signer = CommandSigner("test", "gateway", 1, load_signing_key(store.site.gateway_key))
     yield Gate(store, running.node, running.app, running.lane, gateway, signer)

@@ -10,6 +10,7 @@ from edge.protocol.configfile import ConfigError
 from edge.protocol.keys import fingerprint, load_signing_key
 from edge.protocol.roles import Role
 from edge.runtime import roles
+from firmware_tests.conftest import no_gateway_wait
 from hw.sim.site import build_site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +64,7 @@ def test_run_says_what_a_role_app_lacks_in_its_config(tmp_path: Path) -> None:
     text = config.read_text()
     assert '[gate]\nname = "gate-01"\n' in text
     config.write_text(text.replace('[gate]\nname = "gate-01"\n', ""))
+    no_gateway_wait(config)
     result = storenode(config, "run")
     assert result.returncode == 2 and "needs a [gate] table" in result.stderr
 

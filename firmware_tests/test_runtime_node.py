@@ -5,15 +5,17 @@ import threading
 import time
 from pathlib import Path
 
+import msgspec
+
 from edge.protocol.clock import wall_ms
 from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import UNSTAMPED, Deny, Open
 from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic
 from edge.runtime.commands import Command
-from edge.runtime.config import load_node_config
+from edge.runtime.config import BootConfig, load_node_config
 from edge.runtime.node import Node
-from firmware_tests.conftest import Store, wait_until
+from firmware_tests.conftest import Store, no_gateway_wait, wait_until
 from firmware_tests.mqtt_client import TestClient
 from gateway.commands import CommandSigner
 from gateway.config import load_gateway_config
@@ -102,7 +104,8 @@ def test_gateway_commands_reach_the_node_and_bad_ones_do_not(make_store) -> None
         # subscriber gets it flagged retained, and the node refuses it, as it must a replay.
         wait_until(lambda: len(obeyed) == 2, 10, "the fresh command")
         node.stop()
-        node = Node(node_config, node_base)
+        # The gateway has stopped: this start does not wait for its answer on the boot.
+        node = Node(msgspec.structs.replace(node_config, boot=BootConfig(gateway_wait_s=0)), node_base)
         node.on_command("open", handle)
         node.start()
         wait_until(lambda: node.counters["cmd_rejected_retained"] == 1, 10, "the retained command refused")
@@ -142,6 +145,7 @@ def test_a_command_that_comes_before_its_handler_is_never_taken_as_seen(make_sto
     store: Store = make_store([("gate-01", Role.GATE)])
     gateway = fake_gateway(store)
     signer = CommandSigner("test", "gateway", 1, load_signing_key(store.site.gateway_key))
+    no_gateway_wait(store.node_config("gate-01"))
     node = Node(*load_node_config(store.node_config("gate-01")))
     obeyed: list[str] = []
     node.on_command("open", lambda command: obeyed.append(command.req))
@@ -150,6 +154,8 @@ def test_a_command_that_comes_before_its_handler_is_never_taken_as_seen(make_sto
 
         def send(command: Open | Deny) -> None:
             gateway.publish(*signer.sign("gate-01", command, node.now()))
+
+        wait_until(lambda: node.link.sending, 10, "the node connected, its subscriptions in place")
 
         send(Open(**UNSTAMPED, node="gate-01", req="open-1", session="s", ttl_ms=60_000))
         wait_until(lambda: obeyed == ["open-1"], 10, "the first open")
@@ -181,6 +187,7 @@ def test_a_retained_command_never_acts_and_the_gateway_clears_it(make_store, cap
     )
     fake.publish(topic, retained, retain=True)
     fake.close()
+    no_gateway_wait(store.node_config("gate-01"))  # the gateway starts after the node here
     obeyed: list[str] = []
     node = Node(*load_node_config(store.node_config("gate-01")))
     node.on_command("open", lambda command: obeyed.append(command.req))

@@ -11,7 +11,7 @@ from edge.protocol.roles import Role
 from edge.runtime.config import load_node_config
 from edge.runtime.node import Node
 from edge.runtime.systemd import ServiceManager
-from firmware_tests.conftest import NotifySocket, Store, wait_until
+from firmware_tests.conftest import NotifySocket, Store, no_gateway_wait, wait_until
 
 
 @pytest.fixture
@@ -59,6 +59,7 @@ def test_the_node_pings_while_its_app_turns_and_falls_silent_when_it_hangs(
     store: Store = make_store([("shelf-01", Role.SHELF)])  # type: ignore[operator]
     monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
     monkeypatch.setenv("WATCHDOG_USEC", "600000")
+    no_gateway_wait(store.node_config("shelf-01"))
     config, base = load_node_config(store.node_config("shelf-01"))
     node = Node(config, base)
     node.start()

@@ -6,8 +6,10 @@ import msgspec
 from nacl.signing import SigningKey
 
 from edge.protocol.envelope import seal
-from edge.protocol.messages import Deny, Open, encode_message
+from edge.protocol.messages import BootAnswer, Deny, Open, encode_message
 from edge.protocol.topics import cmd_topic
+
+GatewayCommand = Open | Deny | BootAnswer
 
 
 class CommandSigner:
@@ -19,7 +21,7 @@ class CommandSigner:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def sign(self, node: str, command: Open | Deny, now_ms: int) -> tuple[str, bytes]:
+    def sign(self, node: str, command: GatewayCommand, now_ms: int) -> tuple[str, bytes]:
         """Return (topic, payload) for `command` to `node`; its header fields and target are replaced."""
         with self._lock:
             self._seq += 1

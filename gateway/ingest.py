@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from edge.protocol.errors import ProtocolError, Reason
-from edge.protocol.messages import AnyMessage, State
+from edge.protocol.messages import AnyMessage, Hello, State
 from edge.protocol.topics import Kind, upstream_out_topic
 from gateway.clock import ClockOffset
 from gateway.journal import DeviceRow, Journal, JournalInsert, Outgoing
@@ -41,6 +41,15 @@ class Rejected:
     error: ProtocolError
 
 
+@dataclass(frozen=True, slots=True)
+class BootAsked:
+    """A node's `hello`, to be answered with the newest boot journaled from it."""
+
+    dev: str
+    nonce: str
+    last_boot: int
+
+
 @dataclass
 class BatchResult:
     accepted: list[Verified] = field(default_factory=list)
@@ -48,6 +57,7 @@ class BatchResult:
     rejected: list[Rejected] = field(default_factory=list)
     outbox: list[Outgoing] = field(default_factory=list)  # queued for upstream in this batch
     journaled: list[tuple[AnyMessage, int]] = field(default_factory=list)  # with recv_ms, in journal order
+    asked: list[BootAsked] = field(default_factory=list)  # hellos: never journaled, answered after the commit
 
 
 @dataclass
@@ -128,6 +138,9 @@ class IngestCore:
                 try:
                     verified = self._verifier.verify(incoming.topic, incoming.payload)
                     _check_bounds(verified.message, incoming.recv_ms, sequencing)
+                    if isinstance(verified.message, Hello):
+                        result.asked.append(self._asked(verified.message, sequencing))
+                        continue
                     new = self._is_new(verified, incoming.payload, sequencing, pending)
                 except ProtocolError as error:
                     self._reject(result, incoming, error)
@@ -140,7 +153,7 @@ class IngestCore:
                     bug = ProtocolError(Reason.INTERNAL_ERROR, f"{type(failure).__name__}: {failure}")
                     self._reject(result, incoming, bug)
                     continue
-                message = verified.message
+                message: AnyMessage = verified.message
                 if new:
                     candidates.append((incoming, verified))
                     pending[_key(verified)] = incoming.payload
@@ -190,6 +203,12 @@ class IngestCore:
         self.clocks.update(clocks)
         self.devices.update(rows)
         return result
+
+    def _asked(self, hello: Hello, sequencing: Sequencing) -> BootAsked:
+        """The newest boot of anything from the sender: journaled (whatever resets its marks
+        had, since the journal's unique index keeps every boot it holds), or earlier in this batch."""
+        last = max(self._journal.last_boot(hello.dev), sequencing.newest_boot.get(hello.dev, 0))
+        return BootAsked(hello.dev, hello.nonce, last)
 
     def _tally(self, tallies: dict[str, _Tally], dev: str) -> _Tally:
         if dev not in tallies:

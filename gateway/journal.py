@@ -214,6 +214,15 @@ class Journal:
         ).fetchall()
         return {row[0]: (row[1], row[2]) for row in rows}
 
+    def last_boot(self, dev: str) -> int:
+        """The newest boot of anything journaled from `dev`. Two queries, so that each reads one
+        of the partial unique indexes instead of the whole journal."""
+        newest = "SELECT coalesce(max(boot), 0) FROM journal WHERE dev=? AND seq "
+        return max(
+            int(self._db.execute(newest + "> 0", (dev,)).fetchone()[0]),
+            int(self._db.execute(newest + "= 0", (dev,)).fetchone()[0]),
+        )
+
     def newest_boots(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT dev, max(boot) FROM journal GROUP BY dev").fetchall())
 

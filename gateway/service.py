@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, read_password, resolve
 from edge.protocol.keys import load_signing_key, load_verify_key
-from edge.protocol.messages import Deny, Open
+from edge.protocol.messages import UNSTAMPED, BootAnswer
 from edge.protocol.session import persistent_client
 from edge.protocol.status import Availability, GatewayStatus, Rates, UpstreamLinkState
 from edge.protocol.topics import (
@@ -47,7 +47,7 @@ from edge.protocol.topics import (
 )
 from gateway.access import AccessControl, Output, Send, SessionOpened
 from gateway.access_store import AccessStore
-from gateway.commands import CommandSigner
+from gateway.commands import CommandSigner, GatewayCommand
 from gateway.config import GatewayConfig
 from gateway.journal import Journal, Outgoing
 from gateway.layout import load_layout
@@ -180,7 +180,7 @@ class Gateway:
             self._access_store.close()
         self._journal.close()
 
-    def send_command(self, node: str, command: Open | Deny) -> None:
+    def send_command(self, node: str, command: GatewayCommand) -> None:
         topic, payload = self.commands.sign(node, command, self._clock())
         self._client.publish(topic, payload, qos=1)
 
@@ -300,6 +300,10 @@ class Gateway:
             self._view_changed(report.view)
             for outgoing in report.outbox:
                 self._outgoing.put(outgoing)
+            for asked in report.asked:
+                answer = BootAnswer(**UNSTAMPED, node=asked.dev, nonce=asked.nonce, last_boot=asked.last_boot)
+                self.send_command(asked.dev, answer)
+                log.info("%s asked for its boot: the newest journaled is %d", asked.dev, asked.last_boot)
             now = self._clock()
             with self._access_lock:
                 for message in report.access:

@@ -130,6 +130,13 @@ class State(Message, tag="state", frozen=True):
     state: Literal["online", "stopped", "offline"]
 
 
+class Hello(Message, tag="hello", frozen=True):
+    """A node asking the gateway for the newest boot it holds from it, before the node stamps
+    anything: it stands outside any boot (boot 0, seq 0), and `nonce` makes the answer fresh."""
+
+    nonce: Ref
+
+
 class Open(Message, tag="open", frozen=True):
     node: Name
     req: Ref
@@ -142,6 +149,14 @@ class Deny(Message, tag="deny", frozen=True):
     req: Ref
     reason: CounterName  # snake_case, as QR refusals and reject reasons are
     ttl_ms: Annotated[int, Meta(ge=1, le=600_000)]
+
+
+class BootAnswer(Message, tag="boot", frozen=True):
+    """The gateway's answer to a `hello`: the newest boot it has journaled from `node`, 0 for none."""
+
+    node: Name
+    nonce: Ref
+    last_boot: Count
 
 
 class Decision(Message, tag="decision", frozen=True):
@@ -171,8 +186,10 @@ AnyMessage = (
     | Qr
     | Health
     | State
+    | Hello
     | Open
     | Deny
+    | BootAnswer
     | Decision
     | Receipt
 )
@@ -189,13 +206,17 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
         Qr,
         Health,
         State,
+        Hello,
         Open,
         Deny,
+        BootAnswer,
         Decision,
         Receipt,
     )
 }
-COMMAND_TYPES: Final = frozenset({"open", "deny"})
+COMMAND_TYPES: Final = frozenset({"open", "deny", "boot"})
+# Outside every sender's sequence: they carry seq 0.
+UNSEQUENCED_TYPES: Final = frozenset({"state", "hello"})
 
 _decoder = msgspec.json.Decoder(AnyMessage)
 _encoder = msgspec.json.Encoder()

@@ -15,10 +15,10 @@ class Role(StrEnum):
 DEVICE_ROLES: Final = (Role.SHELF, Role.CAMERA, Role.GATE)
 
 EVENT_TYPES: Final[dict[Role, frozenset[str]]] = {
-    Role.SHELF: frozenset({"weight", "telemetry", "health"}),
-    Role.CAMERA: frozenset({"interaction", "presence", "health"}),
-    Role.GATE: frozenset({"passage", "alarm", "palm", "qr", "health"}),
-    Role.GATEWAY: frozenset({"open", "deny", "receipt", "palm"}),
+    Role.SHELF: frozenset({"weight", "telemetry", "health", "hello"}),
+    Role.CAMERA: frozenset({"interaction", "presence", "health", "hello"}),
+    Role.GATE: frozenset({"passage", "alarm", "palm", "qr", "health", "hello"}),
+    Role.GATEWAY: frozenset({"open", "deny", "boot", "receipt", "palm"}),
     Role.UPSTREAM: frozenset({"decision"}),
 }
 

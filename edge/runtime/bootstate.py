@@ -33,8 +33,8 @@ class BootStateFile:
             return BootState(0, 0, 0)
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise BootStateError(
-                f"{self.path}: boot state unreadable ({error.__class__.__name__}); fix or remove it, "
-                "and the node's boot counter must then exceed the last one the gateway saw"
+                f"{self.path}: boot state unreadable ({error.__class__.__name__}); fix or remove it "
+                "(a node without boot state learns its boot from the gateway before it sends)"
             ) from None
 
     def write(self, state: BootState) -> None:
@@ -43,9 +43,15 @@ class BootStateFile:
         document = {"boot": state.boot, "command_boot": state.command_boot, "command_seq": state.command_seq}
         write_file_atomic(self.path, json.dumps(document).encode(), PRIVATE_FILE)
 
-    def next_boot(self) -> BootState:
-        """Count this start: persist boot + 1 before any message of the new boot exists."""
+    def exists(self) -> bool:
+        """Whether this node has boot state at all (a new or wiped card has none)."""
+        return self.path.exists()
+
+    def next_boot(self, last_elsewhere: int = 0) -> BootState:
+        """Count this start: persist the boot past both the stored one and `last_elsewhere` (the
+        newest the gateway journaled, which a restored or new card may be behind), before any
+        message of the new boot exists."""
         current = self.read()
-        started = BootState(current.boot + 1, current.command_boot, current.command_seq)
+        started = BootState(max(current.boot, last_elsewhere) + 1, current.command_boot, current.command_seq)
         self.write(started)
         return started

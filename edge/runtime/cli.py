@@ -23,9 +23,9 @@ def _run(config_path: Path) -> bool:
     node = Node(config, base)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: node.stopping.set())
-    node.start()
     try:
-        app(node, node.stopping)
+        if node.start():  # False: stopped while waiting for the gateway to settle the boot
+            app(node, node.stopping)
     finally:  # an app that fails still leaves its spool closed and `stopped` published
         left = node.stop()
     # One line for whoever started the node (the demo, a technician): what this boot made.

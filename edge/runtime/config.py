@@ -25,6 +25,13 @@ class HealthConfig(Section, frozen=True):
     interval_s: Annotated[int, Meta(ge=1, le=3600)] = 30
 
 
+class BootConfig(Section, frozen=True):
+    # A node with boot state asks the gateway for its newest boot too (its card may be an old
+    # image) but starts on its own count after this long unanswered, so that a store whose
+    # gateway is down still runs. A node without boot state waits for the answer however long.
+    gateway_wait_s: Annotated[int, Meta(ge=0, le=3600)] = 10
+
+
 class SpoolConfig(Section, frozen=True):
     sync: Literal["full", "normal"] = "full"
     max_inflight: Annotated[int, Meta(ge=1, le=10000)] = 200
@@ -162,6 +169,7 @@ class NodeConfig(Section, frozen=True):
     broker: BrokerConfig = BrokerConfig()
     gateway: GatewayPeer = GatewayPeer()
     health: HealthConfig = HealthConfig()
+    boot: BootConfig = BootConfig()
     spool: SpoolConfig = SpoolConfig()
     console: ConsoleConfig | None = None
     shelf: ShelfConfig | None = None

@@ -72,7 +72,6 @@ class MqttLink:
         if broker.password is not None:
             self._client.username_pw_set(broker.username, broker.password)
         self._will = will
-        self._set_will()
         self._client.max_inflight_messages_set(max_inflight)
         self._client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
         self._client.on_connect = self._connected
@@ -100,6 +99,7 @@ class MqttLink:
         return self._connected_now and self._gateway_online
 
     def start(self) -> None:
+        self._set_will()  # signed now, not when built: the node settles its boot in between
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=self._broker.keepalive_s)
         self._client.loop_start()
         self._sender.start()
@@ -146,7 +146,8 @@ class MqttLink:
         log.info("connected to %s:%s", self._broker.host, self._broker.port)
         with self._wake:
             # Under the lock: a topic `subscribe` adds now is either in this list or sent by it.
-            for topic in [self._gateway_state_topic, *self._subscriptions]:
+            # The gateway's status last: once it arrives, the broker has the others in place.
+            for topic in [*self._subscriptions, self._gateway_state_topic]:
                 client.subscribe(topic, qos=1)
             self._connected_now = True
             self._more = True

@@ -21,6 +21,7 @@ from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import UNSTAMPED, Health, Message, State, decode_message, encode_message
 from edge.protocol.roles import may_send
 from edge.protocol.topics import cmd_topic, event_topic, gateway_state_topic, state_topic
+from edge.runtime.boot_ask import BootAsk
 from edge.runtime.bootstate import BootState, BootStateError, BootStateFile
 from edge.runtime.commands import Command, CommandGuard
 from edge.runtime.config import ConsoleConfig, NodeConfig
@@ -51,14 +52,14 @@ class Node:
         password = read_password(base, config.broker.password_file)
         state_dir = resolve(base, config.state_dir)
         self._boot_file = BootStateFile(state_dir / "boot.json")
-        started = self._boot_file.next_boot()
-        self.boot = started.boot
+        stored = self._boot_file.read()
+        self.boot = 0  # until `start` has settled it with the gateway
         self.counters: Counter[str] = Counter()
         self.spool = Spool(state_dir / "spool.db", config.spool.sync)
         if self.spool.quarantined is not None:
             self.counters["spool_quarantined"] = 1
         self._guard = CommandGuard(
-            config.store, config.node, config.gateway.id, gateway_key, (started.command_boot, started.command_seq)
+            config.store, config.node, config.gateway.id, gateway_key, (stored.command_boot, stored.command_seq)
         )
         self._handlers: dict[str, Callable[[Command], None]] = {}
         self._seq = 0
@@ -74,16 +75,17 @@ class Node:
         self._service = ServiceManager()
         self._beat = time.monotonic()
         self._watchdog_thread = threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True)
+        self._broker = BrokerAddress(
+            config.broker.host,
+            config.broker.port,
+            config.node,
+            password,
+            config.broker.keepalive_s,
+            config.broker.reconnect_min_s,
+            config.broker.reconnect_max_s,
+        )
         self.link = MqttLink(
-            BrokerAddress(
-                config.broker.host,
-                config.broker.port,
-                config.node,
-                password,
-                config.broker.keepalive_s,
-                config.broker.reconnect_min_s,
-                config.broker.reconnect_max_s,
-            ),
+            self._broker,
             self.spool,
             config.spool.max_inflight,
             will=lambda: self._state("offline"),
@@ -106,16 +108,49 @@ class Node:
         session = ConsoleSession(self.diag, service)
         return DiagConsole(config.port, config.baud, session, PinFailures(state_dir / "console.json"), self.counters)
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Settle this start's boot with the gateway, then connect and run. False if stopped
+        before a node without boot state heard from the gateway: nothing that stamps runs
+        then, and `stop` is all there is left to call. The console answers meanwhile."""
         logging.getLogger().addHandler(self._log_ring)
-        self.link.start()
-        self._health_thread.start()
         if self.console is not None:
             self.console.start()
+        self._service.ready(f"{self.config.role} node {self.config.node}, asking the gateway for its boot")
+        if not self._settle_boot():
+            return False
+        self.link.start()
+        self._health_thread.start()
         if self._service.watchdog_s is not None:
             self._watchdog_thread.start()
-        self._service.ready(f"{self.config.role} node {self.config.node}, boot {self.boot}")
+        self._service.notify(f"STATUS={self.config.role} node {self.config.node}, boot {self.boot}")
         log.info("node %s (%s) boot %d started", self.config.node, self.config.role, self.boot)
+        return True
+
+    def _settle_boot(self) -> bool:
+        """Take a boot past both the stored one and the newest the gateway journaled from this
+        node, and persist it, before anything is stamped (DESIGN section 5): a new card has no
+        boot state, and a restored one an old count. Without boot state the node waits for the
+        gateway however long; with it, `[boot] gateway_wait_s`, so that a store whose gateway
+        is down still runs."""
+        has_state = self._boot_file.exists()
+        wait_s = self.config.boot.gateway_wait_s if has_state else None
+        if not has_state:
+            log.info("no boot state: waiting for the gateway to say which boot this node is past")
+        config = self.config
+        ask = BootAsk(self._broker, config.store, config.node, self._key, self._guard, self.counters, self._clock)
+        tick = self._service.watchdog if self._service.watchdog_s is not None else (lambda: None)
+        last = ask.ask(wait_s, self.stopping, tick)
+        if self.stopping.is_set():
+            return False
+        if last is None:
+            self.counters["boot_unconfirmed"] = 1
+            log.warning(
+                "the gateway did not answer in %s s: starting on this card's own boot count; if the card "
+                "holds an older image than the node last ran, the gateway refuses its events as boot_reused",
+                wait_s,
+            )
+        self.boot = self._boot_file.next_boot(last or 0).boot
+        return True
 
     def beat(self) -> None:
         """The role app's main loop is turning: called once per pass, it keeps the service
@@ -147,10 +182,11 @@ class Node:
         many events are left in the spool."""
         self._stop.set()
         self._service.stopping()
-        deadline = time.monotonic() + drain_s
-        while self.spool.depth() and self.link.sending and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.link.stop(self._state("stopped"))
+        if self.boot:  # else `start` never got as far as the link
+            deadline = time.monotonic() + drain_s
+            while self.spool.depth() and self.link.sending and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.link.stop(self._state("stopped"))
         if self.console is not None:
             self.console.stop()
         left = self.spool.depth()

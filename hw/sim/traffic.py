@@ -10,7 +10,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -54,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config, base = load_node_config(args.config)
     node = Node(config, base)
-    stopping = threading.Event()
+    stopping = node.stopping  # also ends the wait for the gateway's answer in `start`
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    node.start()
+    events = args.events if node.start() else 0
     started = time.monotonic()
-    for n in range(args.events):
+    for n in range(events):
         if stopping.is_set():
             break
         if args.rate > 0:
