@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 
 from edge.protocol.envelope import seal
 from edge.protocol.errors import Reason
-from edge.protocol.messages import Presence, State, Weight, encode_message
+from edge.protocol.messages import Hello, Presence, State, Weight, encode_message
 from edge.protocol.roles import Role
 from edge.protocol.topics import event_topic, state_topic
 from gateway.ingest import Incoming, IngestCore
@@ -446,3 +446,46 @@ def test_a_failed_commit_queues_nothing(journal: Journal) -> None:
         core.process([presence(1, 1)])
     journal.commit = original  # type: ignore[method-assign]
     assert journal.outbox() == []
+
+
+def hello(nonce: str, seq: int = 0, dev: str = "shelf-1") -> Incoming:
+    message = Hello(v=1, dev=dev, boot=0, seq=seq, ts=T0, nonce=nonce)
+    return Incoming(event_topic(STORE, dev, "hello"), seal(KEYS[dev], encode_message(message)), T0 + 20)
+
+
+def test_a_hello_is_answered_with_the_newest_boot_and_never_journaled(core: IngestCore, journal: Journal) -> None:
+    first = core.process([hello("n-1")])
+    assert [(a.dev, a.nonce, a.last_boot) for a in first.asked] == [("shelf-1", "n-1", 0)]
+    core.process([state(3), weight(3, 1)])
+    # The state and event earlier in the same batch count too: the boot they carry is taken.
+    later = core.process([hello("n-2"), state(4), weight(4, 1), hello("n-3"), hello("n-1", dev="cam-1")])
+    assert [(a.dev, a.nonce, a.last_boot) for a in later.asked] == [
+        ("shelf-1", "n-2", 3),
+        ("shelf-1", "n-3", 4),
+        ("cam-1", "n-1", 0),
+    ]
+    assert [row[3] for row in journaled(journal)] == ["state", "weight", "state", "weight"]
+    assert later.duplicates == 0 and later.rejected == [] and len(later.accepted) == 2
+    again = core.process([hello("n-2"), weight(4, 1)])  # a hello redelivered beside a duplicate event
+    assert [a.last_boot for a in again.asked] == [4] and again.duplicates == 1
+
+
+def test_the_answer_counts_boots_from_before_a_reset_of_the_marks(journal_path: Path) -> None:
+    journal = Journal(journal_path, sync="normal")
+    core = IngestCore(make_verifier(), journal, WINDOW)
+    core.process([state(7), weight(7, 1)])
+    # An operator's reset leaves no marks (storegw devices --reset), but the journal keeps
+    # (7, 1) and its unique index with it: boot 7 must never be taken again.
+    restarted = IngestCore(make_verifier(), journal, WINDOW)
+    restarted.sequencing.newest_boot.clear()
+    assert [a.last_boot for a in restarted.process([hello("n")]).asked] == [7]
+    journal.close()
+
+
+def test_a_hello_is_verified_like_any_event(core: IngestCore, journal: Journal) -> None:
+    forged = hello("n")
+    forged = Incoming(forged.topic, seal(SigningKey.generate(), forged.payload[64:]), forged.recv_ms)
+    result = core.process([forged, hello("n", seq=5)])
+    assert result.asked == []
+    assert [r.error.reason for r in result.rejected] == [Reason.BAD_SIGNATURE, Reason.HEADER_MISMATCH]
+    assert journaled(journal) == []

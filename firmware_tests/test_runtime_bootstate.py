@@ -37,6 +37,15 @@ def test_next_boot_keeps_the_last_command(tmp_path: Path) -> None:
     assert BootStateFile(path).read() == BootState(5, 9, 17)
 
 
+def test_next_boot_passes_the_newest_the_gateway_journaled(tmp_path: Path) -> None:
+    file = BootStateFile(tmp_path / "boot.json")
+    assert not file.exists()
+    assert file.next_boot(7).boot == 8, "a new card: one past the gateway's"
+    file.write(BootState(3, 9, 17))
+    assert file.next_boot(7) == BootState(8, 9, 17), "a restored image: one past the gateway's, commands kept"
+    assert file.next_boot(2).boot == 9, "the card ahead of the gateway: one past its own"
+
+
 def test_write_read_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "boot.json"
     BootStateFile(path).write(BootState(2**40, 3, 2**33))

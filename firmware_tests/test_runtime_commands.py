@@ -8,7 +8,7 @@ from nacl.signing import SigningKey
 
 from edge.protocol.envelope import seal
 from edge.protocol.errors import ProtocolError, Reason
-from edge.protocol.messages import Deny, Open, State, encode_message
+from edge.protocol.messages import BootAnswer, Deny, Open, State, encode_message
 from edge.protocol.topics import cmd_topic, event_topic, state_topic
 from edge.runtime.commands import MAX_FUTURE_MS, CommandGuard
 from gateway.commands import CommandSigner
@@ -268,3 +268,46 @@ def test_last_does_not_move_on_any_refusal(case: str) -> None:
     follow_up = signer(boot=10).sign(NODE, open_command(), NOW)
     checker.check(*follow_up, False, NOW)
     assert checker.last == (10, 1)
+
+
+def boot_answer(nonce: str = "nonce-1", node: str = NODE, last_boot: int = 6) -> BootAnswer:
+    return BootAnswer(v=1, dev="x", boot=0, seq=0, ts=0, node=node, nonce=nonce, last_boot=last_boot)
+
+
+def test_a_boot_answer_to_this_hello_is_taken_whatever_the_clock_and_moves_nothing() -> None:
+    checker = guard(last=(4, 9))
+    topic, payload = signer().sign(NODE, boot_answer(), 1_000)  # stamped by a gateway whose clock is far off
+    assert topic == cmd_topic(STORE, NODE, "boot")
+    assert checker.boot_answer(topic, payload, False, "nonce-1") == 6
+    assert checker.last == (4, 9)
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("another nonce", Reason.REPLAY),
+        ("retained", Reason.RETAINED),
+        ("another node", Reason.HEADER_MISMATCH),
+        ("forged", Reason.BAD_SIGNATURE),
+        ("an open", Reason.HEADER_MISMATCH),
+    ],
+)
+def test_a_boot_answer_that_does_not_check_out_is_refused(case: str, reason: Reason) -> None:
+    topic, payload = signer().sign(NODE, boot_answer(), NOW)
+    retained = case == "retained"
+    if case == "another nonce":
+        _, payload = signer().sign(NODE, boot_answer(nonce="nonce-2"), NOW)
+    elif case == "another node":
+        payload = seal(GATEWAY_KEY, encode_message(msgspec.structs.replace(boot_answer(node="gate-2"), dev=GATEWAY)))
+    elif case == "forged":
+        _, payload = signer(key=SigningKey.generate()).sign(NODE, boot_answer(), NOW)
+    elif case == "an open":
+        _, payload = signer().sign(NODE, open_command(), NOW)
+    with pytest.raises(ProtocolError) as caught:
+        guard().boot_answer(topic, payload, retained, "nonce-1")
+    assert caught.value.reason == reason
+
+
+def test_a_boot_answer_is_never_obeyed_as_a_command() -> None:
+    topic, payload = signer().sign(NODE, boot_answer(), NOW)
+    assert refused(guard(), topic, payload) == Reason.HEADER_MISMATCH
