@@ -3,7 +3,7 @@ person, and a shopper the cameras lose is found again."""
 
 import math
 
-from gateway.fusion.tracker import Tracker
+from gateway.fusion.tracker import MAX_DETECTIONS, MAX_TRACKS, Tracker
 
 
 def walk(tracker: Tracker, paths: dict[str, tuple[tuple[float, float], tuple[float, float]]], t0: int, t1: int) -> None:
@@ -99,3 +99,16 @@ def test_a_lost_track_heads_where_its_last_motion_was_taking_it_and_no_further()
     assert math.dist(track.toward(3000, *gate), (3000, 0)) < 150, "one second lost: a metre on"
     assert math.dist(track.toward(9000, *gate), (5000, 0)) < 250, "the nearest it came to the gate on its way"
     assert math.dist(track.toward(9000, -3000, 0), (2000, 0)) < 50, "a gate behind it: it was walking away"
+
+
+def test_a_camera_cannot_make_the_tracker_hold_more_than_its_bounds() -> None:
+    """Issue 20: frames of 256 detections each made thousands of tracks, and every frame was
+    matched against them all, so one camera held the journal's commits back for seconds."""
+    tracker = Tracker()
+    crowd = [(x * 1_000, y * 1_000, 900) for x in range(16) for y in range(16)]
+    assert tracker.frame(0, crowd) == len(crowd) - MAX_DETECTIONS
+    dropped = sum(tracker.frame(t, [(x + t * 100_000, y, c) for x, y, c in crowd]) for t in range(1, 10))
+    assert len(tracker.tracks) == MAX_TRACKS
+    assert dropped == 9 * len(crowd) - (MAX_TRACKS - MAX_DETECTIONS)
+    shopper = tracker.bind_near(10, 100_000, 100_000, 500)
+    assert shopper.bound and shopper.id in tracker.tracks, "a shopper's own track is always made"

@@ -13,8 +13,10 @@ from nacl.signing import SigningKey
 
 from edge.protocol.envelope import MAX_PAYLOAD_BYTES
 from edge.protocol.roles import EVENT_TYPES, Role
+from gateway.operator.view import MAX_RETAINED_BYTES
 from gateway.provisioning.broker_config import (
     FULL_STORE_FLOOR_PER_S,
+    MAX_PACKET_BYTES,
     PEAK_RATE_PER_S,
     acl_text,
     current_user,
@@ -198,7 +200,9 @@ def test_write_broker_config_files(tmp_path: Path) -> None:
     assert settings["per_listener_settings"] == "false"
     assert settings["max_queued_messages"] == "120000"
     assert settings["max_queued_bytes"] == "0"
-    assert int(settings["max_packet_size"]) > MAX_PAYLOAD_BYTES
+    assert int(settings["max_packet_size"]) == MAX_PACKET_BYTES > MAX_PAYLOAD_BYTES
+    # the operator view's largest payload, its longest topic and the packet's header fit
+    assert MAX_RETAINED_BYTES + 1024 < MAX_PACKET_BYTES
     assert settings["listener"] == "18883 127.0.0.1"
     assert settings["user"] == "nobody"
     assert settings["password_file"] == str((directory / "passwd").resolve())

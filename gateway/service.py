@@ -54,6 +54,7 @@ from gateway.layout import load_layout
 from gateway.operator.alerts import Alert, AlertLimiter
 from gateway.operator.discovery import discovery_topic
 from gateway.operator.view import CLEARED, Summary
+from gateway.provisioning.broker_config import MAX_PACKET_BYTES
 from gateway.registry import load_registry
 from gateway.version import VERSION
 from gateway.worker import BatchReport, Ready, ViewReport, Wire, serve
@@ -61,6 +62,15 @@ from gateway.worker import BatchReport, Ready, ViewReport, Wire, serve
 log = logging.getLogger(__name__)
 
 READY_WITHIN_S = 600
+# An MQTT PUBLISH beside its topic and payload: fixed header (at most 5 bytes), topic length,
+# packet id, MQTT 5 properties; generously.
+PUBLISH_OVERHEAD_BYTES = 64
+
+
+def fits_broker(topic: str, payload: bytes) -> bool:
+    """Whether the broker takes this publish: over its max_packet_size it disconnects us, and
+    a retained topic republished on every connect would do so on every connect (issue 20)."""
+    return len(topic.encode()) + len(payload) + PUBLISH_OVERHEAD_BYTES <= MAX_PACKET_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,7 @@ class Gateway:
         self.accepted = 0
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
+        self.derived_failed: Counter[str] = Counter()  # the view's topics withheld here, by reason
         self._alerts = AlertLimiter(config.operator.alert_interval_s * 1000)
         self._alerts_lock = threading.Lock()
         # The operator view's retained topics as they stand: published on every connect, and
@@ -372,6 +383,9 @@ class Gateway:
         with self._view_lock:
             self._summary = report.summary
             for topic, payload in report.retained.items():
+                if not fits_broker(topic, payload):
+                    self._withheld(topic, payload)
+                    continue
                 if payload == CLEARED:
                     self._retained.pop(topic, None)
                 else:
@@ -379,13 +393,27 @@ class Gateway:
                 if self._client.is_connected():
                     self._client.publish(topic, payload, qos=1, retain=True)
         for alert in report.alerts:
-            if alert.kind in ("door_forced", "door_held"):  # a crowd tailgating is one alert per interval
+            # a crowd tailgating, or a device flooding what the view bounds: one alert per interval
+            if alert.kind in ("door_forced", "door_held", "derived_failed"):
                 with self._alerts_lock:
-                    limited = self._alerts.raise_alert(alert.ts_ms, alert.kind, alert.reason, alert.dev, alert.detail)
+                    limited = self._alerts.raise_alert(
+                        alert.ts_ms, alert.kind, alert.reason, alert.dev, alert.detail, alert.count
+                    )
                 if limited is not None:
                     self._publish_alert(limited)
             else:
                 self._publish_alert(alert)
+
+    def _withheld(self, topic: str, payload: bytes) -> None:
+        """The view's own bound (MAX_RETAINED_BYTES) is far below the broker's; this is the
+        last guard. The topic keeps what it last held. Called with the view lock held."""
+        self.derived_failed["oversize"] += 1
+        detail = f"{topic} is {len(payload)} bytes, over the broker's max_packet_size: not published"
+        log.error("%s", detail)
+        with self._alerts_lock:
+            alert = self._alerts.raise_alert(self._clock(), "derived_failed", "oversize", self.config.id, detail)
+        if alert is not None:
+            self._publish_alert(alert)
 
     def _sweep(self, topic: str) -> None:
         with self._view_lock:
@@ -437,6 +465,7 @@ class Gateway:
                 summary.sessions_open,
                 summary.review_queue,
                 self._upstream,
+                dict(Counter(summary.derived_failed) + self.derived_failed),
             )
         )
 

@@ -8,7 +8,7 @@ their own instead of sharing one interpreter lock with the MQTT network thread.
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Final
@@ -19,10 +19,12 @@ from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import AnyMessage
 from gateway.assigned import Assignments
 from gateway.config import GatewayConfig
+from gateway.fusion.model import FusionOutput
+from gateway.fusion.replay import Observer
 from gateway.ingest import BatchResult, BootAsked, Incoming, IngestCore
 from gateway.journal import Journal, Outgoing
 from gateway.layout import load_layout
-from gateway.live_fusion import LiveFusion, journal_entries
+from gateway.live_fusion import ErrorHandler, LiveFusion, journal_entries, log_error
 from gateway.operator.alerts import Alert
 from gateway.operator.view import OperatorView, Summary
 from gateway.registry import Registry, load_registry
@@ -124,6 +126,44 @@ class RegistryWatch:
         return registry
 
 
+def _what(message: AnyMessage, error: Exception) -> str:
+    return f"{message.type} {message.dev} {message.boot}/{message.seq}: {error!r}"[:300]
+
+
+def guarded(view: OperatorView) -> Observer:
+    """The view's observer, isolated: a message it fails on is journaled and acknowledged
+    all the same (DESIGN section 5), and the failure counted and alerted."""
+
+    def observe(message: AnyMessage, recv_ms: int, outputs: list[FusionOutput]) -> None:
+        try:
+            view.observe(message, recv_ms, outputs)
+        except Exception as error:
+            log.exception("the operator view failed on %s %s", message.type, message.dev)
+            view.fail(recv_ms, "view_error", message.dev, _what(message, error))
+
+    return observe
+
+
+def fusion_failed(view: OperatorView) -> ErrorHandler:
+    def failed(message: AnyMessage, recv_ms: int, error: Exception) -> None:
+        log_error(message, recv_ms, error)
+        view.fail(recv_ms, "fusion_error", message.dev, _what(message, error))
+
+    return failed
+
+
+def view_report(view: OperatorView, now_ms: int, last: Summary, gateway_id: str) -> ViewReport:
+    """The view's changes; if the view fails, none this time (the journal and its acks go
+    on), the last figures, and an alert."""
+    try:
+        return ViewReport.of(view, now_ms)
+    except Exception as error:
+        log.exception("the operator view failed to make its topics")
+        view.failed["view_error"] += 1
+        alert = Alert(now_ms, "derived_failed", "view_error", gateway_id, repr(error)[:300])
+        return ViewReport({}, [alert], replace(last, derived_failed=dict(view.failed)))
+
+
 def upstream_sender(config: GatewayConfig, base: Path) -> UpstreamSender:
     upstream_id = config.upstream.id if config.upstream is not None else "upstream"
     return UpstreamSender(upstream_id, load_verify_key(resolve(base, config.keys.upstream_sign)))
@@ -165,19 +205,21 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
         fusion = LiveFusion(layout, journal, config.id, boot, key)
     engine = fusion.engine if fusion is not None else None
     view = OperatorView(config.store, roles(devices), layout, engine, config.operator, wall_ms())
+    observe = guarded(view)
     if fusion is not None:
-        fusion.observe = view.observe
+        fusion.observe = observe
+        fusion.on_error = fusion_failed(view)
         fusion.catch_up(wall_ms())
     else:
         for message, recv_ms in journal_entries(journal):
-            view.observe(message, recv_ms)
-    ready = ViewReport.of(view, wall_ms())
+            observe(message, recv_ms, [])
+    ready = view_report(view, wall_ms(), Summary(0, 0, 0, 0), config.id)
     pipe.send(Ready(ready))
     summary = ready.summary
     try:
         while True:
             if not pipe.poll(1.0):
-                idle = ViewReport.of(view, wall_ms())
+                idle = view_report(view, wall_ms(), summary, config.id)
                 if idle.retained or idle.alerts or idle.summary != summary:
                     pipe.send(idle)
                     summary = idle.summary
@@ -202,8 +244,8 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
                 result.outbox += fusion.committed(result.journaled, wall_ms())
             else:
                 for message, recv_ms in result.journaled:
-                    view.observe(message, recv_ms)
-            report = BatchReport.of(batch_id, result, ViewReport.of(view, wall_ms()))
+                    observe(message, recv_ms, [])
+            report = BatchReport.of(batch_id, result, view_report(view, wall_ms(), summary, config.id))
             summary = report.view.summary
             pipe.send(report)
     finally:

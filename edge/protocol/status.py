@@ -33,6 +33,9 @@ class GatewayStatus(msgspec.Struct, frozen=True):
     sessions_open: int = 0
     review_queue: int = 0
     upstream: UpstreamLinkState = "none"  # `none`: this gateway has no upstream configured
+    # what the gateway derives from messages (dashboard topics, fusion) left out at a bound
+    # or failed on, by reason, since it started; the messages are journaled all the same
+    derived_failed: dict[str, int] = {}
 
 
 class _Availability(msgspec.Struct, frozen=True):

@@ -140,6 +140,7 @@ class FusionStats:
     reaches: int = 0
     unknown_grants: int = 0
     unmatched_exits: int = 0
+    detections_dropped: int = 0  # presence detections left out at the tracker's bounds
 
 
 class FusionEngine:
@@ -236,7 +237,7 @@ class FusionEngine:
     def _handle(self, message: AnyMessage, offset: int, key: int, outputs: list[FusionOutput]) -> None:
         match message:
             case Presence():
-                self.tracker.frame(key, message.people)
+                self.stats.detections_dropped += self.tracker.frame(key, message.people)
             case Interaction():
                 self._reach(message, offset)
             case Weight():

@@ -25,6 +25,12 @@ Point = tuple[float, float]
 HISTORY_MS: Final = 180_000  # how far back a track's path is kept for late events
 ADOPT_AFTER_MS: Final = 800  # a bound track unseen this long looks for itself among new tracks
 LOST_AFTER_MS: Final = 400  # unseen this long, a bound track competes for new tracks as their past
+# Bounds on what one camera can make the tracker hold (DESIGN section 5): a frame's
+# detections are matched against every track, so a device sending frames of 256 people
+# (as the schema allows) would make each frame cost thousands of times a store's. No camera
+# sees more than a few dozen shoppers; a shopper's own bound track is always made.
+MAX_DETECTIONS: Final = 64  # per frame; the rest of a frame is left out
+MAX_TRACKS: Final = 256  # no new tentative track beyond this many tracks
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +138,15 @@ class Tracker:
     tracks: dict[int, Track] = field(default_factory=dict)
     _next_id: int = 1
 
-    def frame(self, t_ms: int, people: list[tuple[int, int, int]]) -> None:
-        """One camera frame's detections (x_mm, y_mm, conf_pm) at t_ms."""
+    def frame(self, t_ms: int, people: list[tuple[int, int, int]]) -> int:
+        """One camera frame's detections (x_mm, y_mm, conf_pm) at t_ms; how many of them
+        were left out at the bounds."""
         config = self.config
         self._prune(t_ms)
         if not people:
-            return
+            return 0
+        dropped = max(0, len(people) - MAX_DETECTIONS)
+        people = people[:MAX_DETECTIONS]
         gate2 = config.gate_mm * config.gate_mm
         taken_d: set[int] = set()
         out = {d for d, (px, py, _) in enumerate(people) if _within(self.outside, px, py)}
@@ -161,9 +170,14 @@ class Tracker:
                 px, py, _ = people[d]
                 self.tracks[track_id].update(t_ms, px, py, config.velocity_gain)
         for d, (px, py, _) in enumerate(people):
-            if d not in taken_d:
+            if d in taken_d:
+                continue
+            if len(self.tracks) >= MAX_TRACKS:
+                dropped += 1
+            else:
                 self._new(t_ms, px, py)
         self._adopt(t_ms)
+        return dropped
 
     def _tiers(self, t_ms: int) -> list[list[Track]]:
         """Tracks in the order they choose detections: shoppers followed until just now first,

@@ -18,8 +18,9 @@ AlertKind = Literal[
     "upstream_unreachable",  # the bridge to upstream is down; cleared when it is up again
     "journal_stalled",  # the gateway's journal stopped committing; cleared when it commits again
     # what the gateway derives from a message (dashboard topics, fusion) was left out at a
-    # bound or failed; reason: lanes_dropped, shelves_dropped, sessions_dropped, oversize,
-    # fusion_error, view_error. The message itself is journaled and acknowledged all the same
+    # bound or failed; reason: lanes_dropped, shelves_dropped, sessions_dropped,
+    # detections_dropped, oversize, fusion_error, view_error. The message itself is journaled
+    # and acknowledged all the same
     "derived_failed",
 ]
 
@@ -41,10 +42,13 @@ class AlertLimiter:
     _held: dict[tuple[AlertKind, str, str], int] = field(default_factory=dict)
     _detail: dict[tuple[AlertKind, str, str], str] = field(default_factory=dict)
 
-    def raise_alert(self, now_ms: int, kind: AlertKind, reason: str, dev: str, detail: str) -> Alert | None:
-        """Return the alert to publish now, or None while the same one was raised within the interval."""
+    def raise_alert(
+        self, now_ms: int, kind: AlertKind, reason: str, dev: str, detail: str, count: int = 1
+    ) -> Alert | None:
+        """Return the alert to publish now, or None while the same one was raised within the
+        interval; `count`: how many this one stands for itself."""
         key = (kind, reason, dev)
-        self._held[key] = self._held.get(key, 0) + 1
+        self._held[key] = self._held.get(key, 0) + count
         self._detail[key] = detail
         last = self._last.get(key)
         if last is not None and now_ms - last < self.interval_ms:

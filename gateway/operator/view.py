@@ -101,6 +101,7 @@ class OperatorView:
         self.failed: Counter[str] = Counter()  # what was left out or failed, by reason
         self._oversize: set[str] = set()  # topics whose payload is withheld for its size
         self._sessions_hidden = False
+        self._detections_dropped = 0  # the engine's count as last seen
         self._review: dict[str, tuple[FusedReceipt, SessionView]] = {}
         self._alerts: list[Alert] = []
         self._published: dict[str, bytes] = {}
@@ -217,6 +218,7 @@ class OperatorView:
     def take(self, now_ms: int) -> Changes:
         """What changed since the last call: retained topics to publish, alerts to send."""
         self._expire(now_ms)
+        self._engine_bounds(now_ms)
         devices = self._device_views(now_ms)
         current = self._within_size(self._topics(devices, now_ms), now_ms)
         changed = {topic: payload for topic, payload in current.items() if self._published.get(topic) != payload}
@@ -233,6 +235,15 @@ class OperatorView:
                 self._published[topic] = payload
         alerts, self._alerts = self._alerts, []
         return Changes(changed, alerts)
+
+    def _engine_bounds(self, now_ms: int) -> None:
+        """What the fusion engine left out at its own bounds since the last take."""
+        dropped = self._engine.stats.detections_dropped if self._engine is not None else 0
+        if dropped > self._detections_dropped:
+            more = dropped - self._detections_dropped
+            detail = f"{more} presence detections left out at the tracker's bounds"
+            self.fail(now_ms, "detections_dropped", self._store, detail, more)
+        self._detections_dropped = dropped
 
     def snapshot(self, now_ms: int) -> dict[str, bytes]:
         """Every retained topic the view holds now, with its payload."""

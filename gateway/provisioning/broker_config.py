@@ -36,6 +36,10 @@ PEAK_RATE_PER_S: Final[dict[Role, float]] = {Role.SHELF: 2.5, Role.CAMERA: 12.0,
 FULL_STORE_FLOOR_PER_S: Final = 100.0
 OUTAGE_S: Final = 600
 HEADROOM: Final = 2.0
+# Mosquitto's max_packet_size: a client that sends a bigger packet is disconnected, so the
+# gateway checks every publish against it (gateway/service.py). Above the protocol's payload
+# limit, so oversize payloads from devices reach the gateway and get counted there.
+MAX_PACKET_BYTES: Final = 262_144
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +191,7 @@ def mosquitto_conf(
         sizing=sizing.explain(),
         max_queued_messages=sizing.max_queued_messages,
         max_payload=MAX_PAYLOAD_BYTES,
+        max_packet=MAX_PACKET_BYTES,
     ) + (bridge.text() if bridge is not None else "")
 
 
