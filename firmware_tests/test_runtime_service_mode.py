@@ -8,6 +8,7 @@ from edge.runtime.service_mode import (
     IDLE_MS,
     LOCK_MS,
     MAX_LOCK_MS,
+    SILENCE_MS,
     ServiceMode,
     hash_pin,
     lock_ms,
@@ -88,15 +89,38 @@ def test_a_restart_runs_an_earned_lock_again_in_full() -> None:
     mode.enter(PIN, 5_000_000 + 2 * LOCK_MS)
 
 
+def _hear_every_half_silence(mode: ServiceMode, start: int, end: int) -> None:
+    """A shell open on the console and nothing typed: its keepalives, no command."""
+    for now in range(start, end, SILENCE_MS // 2):
+        mode.heard(now)
+
+
 def test_service_mode_ends_after_idling_or_when_left() -> None:
     mode = _mode()
     mode.enter(PIN, 0)
+    _hear_every_half_silence(mode, 0, IDLE_MS)
     mode.used(IDLE_MS - 1)
+    _hear_every_half_silence(mode, IDLE_MS - 1, 2 * IDLE_MS)
     assert mode.active(2 * IDLE_MS - 2)
     assert not mode.active(2 * IDLE_MS - 1)
     mode.enter(PIN, 0)
     mode.leave()
     assert not mode.active(1)
+
+
+def test_service_mode_ends_when_the_console_hears_nothing_for_a_minute() -> None:
+    """A cable pulled from a header UART: the node sees only silence."""
+    assert SILENCE_MS <= 60_000
+    mode = _mode()
+    mode.enter(PIN, 0)
+    assert mode.active(SILENCE_MS - 1)
+    assert not mode.active(SILENCE_MS)
+    mode.heard(SILENCE_MS + 1)  # too late: the cable may be on another laptop by now
+    assert not mode.active(SILENCE_MS + 1)
+    mode.enter(PIN, 0)
+    mode.heard(SILENCE_MS - 1)
+    assert mode.active(2 * SILENCE_MS - 2)
+    assert not mode.active(2 * SILENCE_MS - 1)
 
 
 def test_without_a_pin_there_is_no_service_mode() -> None:

@@ -19,13 +19,14 @@ import sys
 from edge.diag.link import NoAnswer, Refused
 from edge.diag.render import render
 from edge.diag.shell import Shell
-from edge.diag.target import PortError, Target, connect
+from edge.diag.target import Connection, PortError, PortLost
 from edge.diag.watch import watch
 from edge.protocol.diag import ErrorCode, Record
 
 NOTHING_ANSWERS = (
-    "nothing answered on {port} within {timeout:g} s. Check the wiring (the node's TX to the adapter's RX, "
-    "RX to TX, GND to GND), the baud rate ({baud}), and that the node runs with a [console] port in its node.toml."
+    "nothing answered on {port} in {tries} tries over {waited:.1f} s ({timeout:g} s of silence each). Check the "
+    "wiring (the node's TX to the adapter's RX, RX to TX, GND to GND), the baud rate ({baud}), and that the node "
+    "runs with a [console] port in its node.toml."
 )
 
 
@@ -42,7 +43,7 @@ def service_pin() -> str:
     return getpass.getpass("service PIN: ")
 
 
-def run_serviced(target: Target, words: list[str]) -> list[Record]:
+def run_serviced(target: Connection, words: list[str]) -> list[Record]:
     """Run a command; if it needs service mode, enter it for this command only."""
     try:
         return target.ask(words)
@@ -54,7 +55,7 @@ def run_serviced(target: Target, words: list[str]) -> list[Record]:
         return target.ask(words)
     finally:
         # Best effort: a node that reboots, or a cable pulled, ends service mode by itself.
-        with contextlib.suppress(NoAnswer, Refused):
+        with contextlib.suppress(NoAnswer, Refused, PortLost):
             target.ask(["service", "end"])
 
 
@@ -90,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", required=True, help="the serial port: /dev/ttyUSB0, /dev/serial/by-id/...")
     parser.add_argument("--baud", type=int, default=115200)
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds of silence that mean no answer (3)")
+    parser.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds of silence that end one of a request's 3 tries (3)"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="a console command; none: the shell")
     args = parser.parse_args(argv)
     options = _watch_args(args.command[1:]) if args.command[:1] == ["watch"] else None
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         check_link(args.baud, args.timeout)
         if options is not None:
             check_watch(options.every, options.count)
-        target = connect(args.port, args.baud, args.timeout)
+        target = Connection(args.port, args.baud, args.timeout)
         if not args.command:
             Shell(target, args.port).cmdloop()
         elif options is not None:
@@ -116,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except NoAnswer as error:
         if str(error) == "no answer":
-            text = NOTHING_ANSWERS.format(port=args.port, timeout=args.timeout, baud=args.baud)
+            text = NOTHING_ANSWERS.format(
+                port=args.port, tries=error.tries, waited=error.waited_s, timeout=args.timeout, baud=args.baud
+            )
             print(f"storediag: {text}", file=sys.stderr)
         else:
             print(f"storediag: no usable answer on {args.port}: {error}", file=sys.stderr)

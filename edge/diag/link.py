@@ -29,7 +29,12 @@ class Answer:
 
 
 class NoAnswer(Exception):
-    """Nothing (or nothing readable) came back."""
+    """Nothing (or nothing readable) came back, after `tries` requests over `waited_s`."""
+
+    def __init__(self, why: str, tries: int = 1, waited_s: float = 0.0) -> None:
+        super().__init__(why)
+        self.tries = tries
+        self.waited_s = waited_s
 
 
 class Refused(Exception):
@@ -62,6 +67,7 @@ class ConsoleLink:
         tag = self._tag()
         request = b"\n" + encode_request(tag, words)
         why = "no answer"
+        started = time.monotonic()
         for _ in range(ATTEMPTS):
             self.port.write(request)
             self.port.flush()
@@ -75,7 +81,7 @@ class ConsoleLink:
             if answer.kind == "err":
                 raise Refused(answer.code, answer.text)
             return answer.records
-        raise NoAnswer(why)
+        raise NoAnswer(why, ATTEMPTS, time.monotonic() - started)
 
     def _answer(self, tag: str) -> "Answer | str":
         """Our tag's whole answer, or why there is none; an answer with a garbled line in it

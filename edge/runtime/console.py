@@ -110,6 +110,7 @@ class DiagConsole:
         data = port.read(max(1, port.in_waiting))
         if not data:
             return
+        self.session.service.heard(monotonic_ms())
         overflowed = lines.overflowed
         requests = lines.feed(data.replace(b"\r", b"\n"))  # terminals send a bare CR on Enter
         if lines.overflowed > overflowed:

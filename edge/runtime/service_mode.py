@@ -8,8 +8,10 @@ twice as long as the one before, from LOCK_MS up to MAX_LOCK_MS. The count of wr
 in a row survives restarts (`record` keeps it, before each PIN is checked), and a node
 that starts with the console locked stays locked for the full period from its start, so
 pulling the power does not buy attempts. Service mode ends after IDLE_MS without a command,
-on `service end`, or when the console's port goes away (a USB gadget port can; a UART
-cannot tell a cable pulled).
+after SILENCE_MS in which the console heard nothing at all, on `service end`, or when the
+console's port goes away (a USB gadget port can). A UART cannot tell a cable pulled: the
+silence is how a node finds out, so storediag's shell sends a bare newline while the
+technician types nothing.
 """
 
 from collections.abc import Callable
@@ -25,6 +27,9 @@ FREE_ATTEMPTS = 3
 LOCK_MS = 30_000
 MAX_LOCK_MS = 3_600_000
 IDLE_MS = 600_000
+# Held in service mode, a shelf sends no weight changes: a pulled cable must not hold them
+# back for long. storediag's shell sends a newline every KEEPALIVE_S (edge/diag/shell.py).
+SILENCE_MS = 60_000
 
 
 def hash_pin(pin: str) -> bytes:
@@ -65,6 +70,7 @@ class ServiceMode:
     record: Callable[[int], None] = _forget
     _locked_until: int = 0
     _active_until: int | None = None
+    _heard_until: int = 0
 
     def started(self, now_ms: int) -> None:
         """The console starts: a lock earned before the restart runs again in full."""
@@ -87,15 +93,23 @@ class ServiceMode:
         self.failures = 0
         self.record(0)
         self._active_until = now_ms + IDLE_MS
+        self._heard_until = now_ms + SILENCE_MS
 
     def active(self, now_ms: int) -> bool:
         until = self._active_until  # once: the console's thread may end it meanwhile
-        return until is not None and now_ms < until
+        return until is not None and now_ms < min(until, self._heard_until)
+
+    def heard(self, now_ms: int) -> None:
+        """Something came in on the console, a bare newline too. Heard after the silence ran
+        out, it revives nothing: the cable may be on another laptop by then."""
+        if self.active(now_ms):
+            self._heard_until = now_ms + SILENCE_MS
 
     def used(self, now_ms: int) -> None:
         """A command was run: the idle timeout starts again."""
         if self.active(now_ms):
             self._active_until = now_ms + IDLE_MS
+            self._heard_until = now_ms + SILENCE_MS
 
     def leave(self) -> None:
         self._active_until = None
