@@ -179,7 +179,7 @@ class QuietNode:
 def test_the_shell_keeps_service_mode_alive_while_nothing_is_typed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert 2 * shell_module.KEEPALIVE_S < SILENCE_MS / 1000, "two may be lost before the node gives up"
+    assert 2 * shell_module.KEEPALIVE_S < SILENCE_MS / 1000, "one may be lost and the next still comes in time"
     monkeypatch.setattr(shell_module, "KEEPALIVE_S", 0.01)
     monkeypatch.setattr(shell_module, "HISTORY", tmp_path / "history")
     monkeypatch.setattr(shell_module.getpass, "getpass", lambda prompt: PIN)

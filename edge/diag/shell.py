@@ -29,7 +29,7 @@ except ImportError:  # not on every platform; the shell works without history th
     readline = None  # type: ignore[assignment]
 
 HISTORY = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "storediag" / "history"
-KEEPALIVE_S = SILENCE_MS / 1000 / 3  # two may be lost on a noisy line before the node gives up
+KEEPALIVE_S = SILENCE_MS / 1000 / 3  # one may be lost on a noisy line and the next still comes in time
 
 
 class Shell(cmd.Cmd):

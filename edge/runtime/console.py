@@ -110,9 +110,10 @@ class DiagConsole:
         data = port.read(max(1, port.in_waiting))
         if not data:
             return
-        self.session.service.heard(monotonic_ms())
         overflowed = lines.overflowed
         requests = lines.feed(data.replace(b"\r", b"\n"))  # terminals send a bare CR on Enter
+        if requests:  # a whole line, a bare newline too: noise on a floating RX pin is rarely one
+            self.session.service.heard(monotonic_ms())
         if lines.overflowed > overflowed:
             self._counters["diag_garbage"] += 1
             port.write(err_line("@", ErrorCode.LINE_TOO_LONG, f"a request is at most {MAX_REQUEST} bytes"))
