@@ -131,10 +131,11 @@ class Stamper:
     seq, the time now), so most bodies get past the sequence checks and reach what the
     gateway derives from them; sometimes the schema's extremes."""
 
-    def __init__(self, node: str, boot: int) -> None:
+    def __init__(self, node: str, boot: int, seq: int = 0) -> None:
+        """`seq`: the last one used."""
         self.node = node
         self.boot = boot
-        self.seq = 0
+        self.seq = seq
 
     def stamp(self, rng: random.Random, body: Message, now_ms: int) -> Message:
         self.seq += 1
@@ -155,12 +156,20 @@ def random_message(rng: random.Random, role: Role, shelves: list[str]) -> Messag
 
 
 def signed_fuzz(
-    rng: random.Random, store: str, node: str, role: Role, key: SigningKey, shelves: list[str], count: int, now_ms: int
+    rng: random.Random,
+    store: str,
+    node: str,
+    role: Role,
+    key: SigningKey,
+    shelves: list[str],
+    count: int,
+    now_ms: int,
+    first_seq: int = 1,
 ) -> list[tuple[str, bytes]]:
     """`count` random messages of one device, signed with its key: (topic, payload) each,
     on the topic of the message's type, so each gets past the broker's ACL and the topic
-    checks to what the gateway makes of its body."""
-    stamper = Stamper(node, 1)
+    checks to what the gateway makes of its body. Boot 1, seq from `first_seq`."""
+    stamper = Stamper(node, 1, first_seq - 1)
     signed = []
     for n in range(count):
         message = stamper.stamp(rng, random_message(rng, role, shelves), now_ms + n)
