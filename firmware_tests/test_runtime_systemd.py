@@ -1,6 +1,8 @@
 """edge/runtime/systemd.py, and the node's watchdog pings, against a real notify socket."""
 
+import itertools
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -34,7 +36,7 @@ def test_ready_watchdog_and_stopping_reach_the_socket(notify: NotifySocket) -> N
     manager.ready("shelf node s1")
     manager.watchdog()
     manager.stopping()
-    wait_until(lambda: len(notify.received) == 3, 5, "three notifications")
+    wait_until(lambda: len(notify.received) == 3, 30, "three notifications")
     assert notify.received == ["READY=1\nSTATUS=shelf node s1", "WATCHDOG=1", "STOPPING=1"]
 
 
@@ -54,7 +56,7 @@ def test_a_missing_socket_is_logged_not_raised(tmp_path: Path, caplog: pytest.Lo
 
 
 def test_the_node_pings_while_its_app_turns_and_falls_silent_when_it_hangs(
-    make_store: object, notify: NotifySocket, monkeypatch: pytest.MonkeyPatch
+    make_store: object, notify: NotifySocket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     store: Store = make_store([("shelf-01", Role.SHELF)])  # type: ignore[operator]
     monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
@@ -70,14 +72,34 @@ def test_the_node_pings_while_its_app_turns_and_falls_silent_when_it_hangs(
             node.beat()
             time.sleep(0.05)
 
-    threading.Thread(target=app, daemon=True).start()
+    def withheld() -> int:
+        """The watchdog's turns that found the last beat too old, and sent no ping."""
+        return caplog.text.count("no watchdog ping")
+
+    marks = itertools.count()
+
+    def sent_so_far() -> list[str]:
+        """All the node has sent the socket until now, however slow the socket's reader: a
+        marker sent now comes out after it, as a datagram socket keeps its queue in order."""
+        mark = f"MARK={next(marks)}"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.sendto(mark.encode(), str(notify.path))
+        wait_until(lambda: mark in notify.received, 30, "a marker through the notify socket")
+        return notify.received[: notify.received.index(mark)]
+
+    turning = threading.Thread(target=app, daemon=True)
+    turning.start()
     try:
-        wait_until(lambda: notify.received.count("WATCHDOG=1") >= 3, 5, "pings while the app turns")
+        wait_until(lambda: notify.received.count("WATCHDOG=1") >= 3, 30, "pings while the app turns")
         hung.set()
-        time.sleep(0.8)  # past the watchdog period: the last beat is too old
-        pinged = notify.received.count("WATCHDOG=1")
-        time.sleep(1.0)
-        assert notify.received.count("WATCHDOG=1") == pinged
+        turning.join(30)
+        # Two turns after the app's last beat: the second began after the first had found
+        # that beat too old, so it, and every turn after it, saw the last beat there will be.
+        hung_at = withheld() + 2
+        wait_until(lambda: withheld() >= hung_at, 30, "the watchdog to find the app hung")
+        pinged = sent_so_far().count("WATCHDOG=1")
+        wait_until(lambda: withheld() >= hung_at + 3, 30, "three more turns of the watchdog")
+        assert sent_so_far().count("WATCHDOG=1") == pinged, "no ping since the app hung"
     finally:
         node.stop(drain_s=0)
-    wait_until(lambda: notify.received[-1:] == ["STOPPING=1"], 5, "STOPPING last")
+    wait_until(lambda: notify.received[-1:] == ["STOPPING=1"], 30, "STOPPING last")
