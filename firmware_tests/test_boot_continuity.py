@@ -121,3 +121,20 @@ def test_a_node_with_boot_state_starts_on_its_own_count_when_the_gateway_is_down
     assert journaled_by_boot(store, "shelf-01") == {1: list(range(1, 11)), 2: list(range(1, 16))}
     node.send_signal(signal.SIGTERM)
     assert node.wait(20) == 0
+
+
+def test_what_a_node_left_in_its_spool_is_sent_after_it_asked_for_its_boot(make_store) -> None:  # type: ignore[no-untyped-def]
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    config = store.node_config("shelf-01")
+    send(store, config, 10, "boot-1")
+    store.kill_gateway()
+    held = store.start_node("shelf-01", 30, 0, "--linger")  # boot 2: 10 s unanswered, then its own count
+    wait_until(lambda: store.spooled("shelf-01") == 30, 40, "30 events held while the gateway is down")
+    held.send_signal(signal.SIGKILL)
+    held.wait(10)
+    store.start_gateway()
+    assert send(store, config, 5, "boot-3")["boot"] == 3
+    wait_until(lambda: len(store.journaled("shelf-01")) >= 45, 30, "every event journaled")
+    assert journaled_by_boot(store, "shelf-01") == {1: list(range(1, 11)), 2: list(range(1, 31)), 3: [1, 2, 3, 4, 5]}
+    assert store.spooled("shelf-01") == 0 and store.rejects() == {}

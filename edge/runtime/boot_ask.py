@@ -34,6 +34,7 @@ from edge.runtime.link import BrokerAddress
 log = logging.getLogger(__name__)
 
 ASK_EVERY_S = 3.0
+WARN_EVERY = 10  # unanswered hellos between warnings (30 s)
 TURN_S = 0.5  # how often the wait looks at the clock, the stop event and `tick`
 
 
@@ -82,6 +83,7 @@ class BootAsk:
         client.loop_start()
         deadline = None if wait_s is None else time.monotonic() + wait_s
         sent_at: float | None = None
+        sent = 0
         try:
             while not stopping.is_set():
                 tick()
@@ -95,7 +97,13 @@ class BootAsk:
                     send = self._connected and self._gateway_online and due
                 if send:
                     client.publish(self._hello_topic, self._hello, qos=1)
-                    sent_at = now
+                    sent_at, sent = now, sent + 1
+                    if sent % WARN_EVERY == 0:
+                        log.warning(
+                            "the gateway is online but has not answered %d hellos; a broker ACL made before "
+                            "nodes sent `hello` drops them (make broker-config, then reload Mosquitto)",
+                            sent,
+                        )
                 with self._changed:
                     if self._answer is None:
                         self._changed.wait(TURN_S if deadline is None else min(TURN_S, max(0.0, deadline - now)))
