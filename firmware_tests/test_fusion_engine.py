@@ -3,7 +3,8 @@ companions on one account, and replay determinism. The store's hard cases are in
 test_fusion_scenarios."""
 
 from edge.protocol.messages import Interaction
-from firmware_tests.fusion_stream import T0, Stream, shopper
+from firmware_tests.fusion_stream import LAYOUT, T0, Stream, shopper
+from gateway.fusion.engine import MAX_INSIDE, FusionEngine
 
 
 def test_a_pick_lands_on_the_receipt_final_after_the_settle_window() -> None:
@@ -62,3 +63,18 @@ def test_replaying_the_same_messages_gives_the_same_receipts() -> None:
     first, _ = stream.run()
     second, _ = stream.run()
     assert first == second and first[0].lines == [("cola-zero-can", 2)]
+
+
+def test_a_gate_cannot_make_the_engine_hold_more_than_max_inside_people() -> None:
+    """Each person inside holds a bound track every frame is matched against: a gate's flood
+    of passages in (issue 20) is left out past MAX_INSIDE, counted, and a frame stays cheap."""
+    stream = Stream()
+    for n in range(MAX_INSIDE + 44):
+        stream.passage(1_000 + n, "in", f"forged-{n}")
+    engine = FusionEngine(LAYOUT)
+    for recv, message in stream.messages:
+        engine.apply(message, T0 + recv)
+    engine.advance(T0 + 10_000)
+    assert len(engine.sessions) == MAX_INSIDE
+    assert engine.stats.passages_dropped == 44
+    assert sum(track.bound for track in engine.tracker.tracks.values()) == MAX_INSIDE

@@ -10,10 +10,10 @@ import pytest
 from edge.protocol.messages import Alarm, Health, State, Telemetry
 from firmware_tests.fusion_stream import LAYOUT, T0, Stream, shopper
 from gateway.config import OperatorConfig
-from gateway.fusion.engine import FusionEngine
+from gateway.fusion.engine import MAX_INSIDE, FusionEngine
 from gateway.fusion.model import Flag, FusedReceipt, ReceiptFinal
 from gateway.layout import StoreLayout
-from gateway.operator.view import CLEARED, MAX_LANES, MAX_RETAINED_BYTES, MAX_SHELVES, OperatorView
+from gateway.operator.view import CLEARED, MAX_LANES, MAX_RETAINED_BYTES, MAX_SESSIONS, MAX_SHELVES, OperatorView
 
 DEVICES = {"shelf-01": "shelf", "gate-01": "gate", "camera-01": "camera"}
 PREFIX = "store/small/gateway"
@@ -267,3 +267,19 @@ def test_a_payload_over_the_bound_is_never_handed_out() -> None:
     assert topic not in changes.retained and view.snapshot(T0 + 6_000)[topic] == before
     assert [(a.kind, a.reason) for a in changes.alerts] == [("derived_failed", "oversize")]
     assert view.take(T0 + 7_000).alerts == [], "one alert while it stays over"
+
+
+def test_what_the_engine_leaves_out_at_its_bounds_is_alerted_once_with_its_count() -> None:
+    stream = Stream()
+    for n in range(MAX_INSIDE + 3):
+        stream.passage(1_000 + n, "in", f"forged-{n}")
+    engine = FusionEngine(LAYOUT)
+    view = view_of(engine)
+    view.take(T0)
+    for recv, message in stream.messages:
+        view.observe(message, T0 + recv, engine.apply(message, T0 + recv))
+    engine.advance(T0 + 10_000)
+    changes = view.take(T0 + 10_000)
+    assert [(a.kind, a.reason, a.count) for a in changes.alerts] == [("derived_failed", "passages_dropped", 3)]
+    assert sum("/sessions/" in topic for topic in changes.retained) == MAX_INSIDE <= MAX_SESSIONS
+    assert view.take(T0 + 11_000).alerts == []

@@ -43,6 +43,11 @@ NEVER: Final = 2**62
 STALE_MM_PER_MS: Final = 0.8
 WALK_MM_PER_MS: Final = 1.1  # a shopper's usual pace
 EXIT_REACH_MM: Final = 700.0  # from the gate, where the cameras place someone passing it
+# Each person inside holds a bound track that every camera frame is matched against, and a
+# gate's `passage in`s are taken on its word: a gate sending thousands (its credential
+# stolen, its firmware broken) must not make every frame cost thousands of times a store's
+# (DESIGN section 5). No store holds this many shoppers at once.
+MAX_INSIDE: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,7 @@ class FusionStats:
     unknown_grants: int = 0
     unmatched_exits: int = 0
     detections_dropped: int = 0  # presence detections left out at the tracker's bounds
+    passages_dropped: int = 0  # passages in left out with MAX_INSIDE people inside
 
 
 class FusionEngine:
@@ -270,6 +276,9 @@ class FusionEngine:
         gx, gy = (gate.x_mm, gate.y_mm) if gate is not None else (passage.x_mm, passage.y_mm)
         if passage.dir == "in":
             if passage.grant is None:
+                return
+            if len(self._people) >= MAX_INSIDE:
+                self.stats.passages_dropped += 1
                 return
             account = self._accounts.get(passage.grant)
             if account is None:

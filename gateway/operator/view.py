@@ -26,7 +26,7 @@ import msgspec
 from edge.protocol.messages import Alarm, AnyMessage, Health, State, Telemetry, Weight
 from edge.protocol.topics import gateway_device_topic, gateway_session_topic, gateway_shelf_topic
 from gateway.config import OperatorConfig
-from gateway.fusion.engine import FusionEngine
+from gateway.fusion.engine import MAX_INSIDE, FusionEngine
 from gateway.fusion.model import FusedReceipt, FusionOutput, ReceiptFinal
 from gateway.layout import StoreLayout
 from gateway.operator.alerts import Alert
@@ -101,7 +101,7 @@ class OperatorView:
         self.failed: Counter[str] = Counter()  # what was left out or failed, by reason
         self._oversize: set[str] = set()  # topics whose payload is withheld for its size
         self._sessions_hidden = False
-        self._detections_dropped = 0  # the engine's count as last seen
+        self._engine_dropped = (0, 0)  # the engine's detections and passages dropped, as last seen
         self._review: dict[str, tuple[FusedReceipt, SessionView]] = {}
         self._alerts: list[Alert] = []
         self._published: dict[str, bytes] = {}
@@ -238,12 +238,18 @@ class OperatorView:
 
     def _engine_bounds(self, now_ms: int) -> None:
         """What the fusion engine left out at its own bounds since the last take."""
-        dropped = self._engine.stats.detections_dropped if self._engine is not None else 0
-        if dropped > self._detections_dropped:
-            more = dropped - self._detections_dropped
-            detail = f"{more} presence detections left out at the tracker's bounds"
-            self.fail(now_ms, "detections_dropped", self._store, detail, more)
-        self._detections_dropped = dropped
+        if self._engine is None:
+            return
+        stats = self._engine.stats
+        dropped = (stats.detections_dropped, stats.passages_dropped)
+        detections, passages = (now - before for now, before in zip(dropped, self._engine_dropped, strict=True))
+        if detections:
+            detail = f"{detections} presence detections left out at the tracker's bounds"
+            self.fail(now_ms, "detections_dropped", self._store, detail, detections)
+        if passages:
+            detail = f"{passages} passages in left out: the fusion engine holds {MAX_INSIDE} people inside at most"
+            self.fail(now_ms, "passages_dropped", self._store, detail, passages)
+        self._engine_dropped = dropped
 
     def snapshot(self, now_ms: int) -> dict[str, bytes]:
         """Every retained topic the view holds now, with its payload."""
