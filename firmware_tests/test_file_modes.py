@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge.protocol.roles import Role
+from edge.runtime.bootstate import BootState, BootStateFile
+from edge.runtime.console import PinFailures
+from edge.shelf.calibration import CalibrationStore, LaneCalibration
 from firmware_tests.conftest import wait_until
 from gateway.provisioning.cli import main as storeprov
 from upstream.cli import main as storeup
@@ -77,4 +80,17 @@ def test_a_running_store_writes_its_databases_and_state_closed(make_store) -> No
     store.close()
     assert (store.site.broker / "data" / "mosquitto.db").exists()
     found = too_open(store.site.root, store.upstream_home.root)
+    assert not found, found
+
+
+def test_a_node_writes_its_state_on_demand_closed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What a node writes only when a technician or a restart asks: wrong PINs, a shelf's
+    calibration, the boot counter; into a state folder they make."""
+    node = tmp_path / "node"
+    node.mkdir(mode=0o700)
+    PinFailures(node / "state" / "console.json").write(1)
+    CalibrationStore(node / "state" / "calibration.toml").save({0: LaneCalibration(100, 420.0)})
+    BootStateFile(node / "state" / "boot.json").write(BootState(1, 0, 0))
+    assert sorted(path.name for path in (node / "state").iterdir()) == ["boot.json", "calibration.toml", "console.json"]
+    found = too_open(node)
     assert not found, found
