@@ -138,8 +138,8 @@ class BootAsk:
                 self._gateway_online = online
                 self._changed.notify()
             return
-        if not message.payload:
-            return  # the gateway clearing a retained message
+        if message.topic != self._answer_topic or not message.payload:
+            return  # a broker that hands out more than was subscribed (amqtt), or a retained answer cleared
         try:
             last = self._guard.boot_answer(message.topic, bytes(message.payload), bool(message.retain), self._nonce)
         except ProtocolError as error:
