@@ -1,7 +1,8 @@
 """Hostile devices against an honest one (issue 20): a real Mosquitto with the project's
 generated config, a real gateway process with the small store's layout, an honest shelf
 streaming through the node runtime, and a shelf node with a valid credential sending a
-fixed corpus of hostile messages and random schema-valid bodies signed with its own key.
+fixed corpus of hostile messages and random schema-valid bodies signed with its own key;
+a camera and a gate with their own credentials send random bodies of their types too.
 
     .venv/bin/python bench/hostile.py --quick    # under 60 s
     .venv/bin/python bench/hostile.py            # longer: more random bodies, a longer stream
@@ -60,7 +61,10 @@ from hw.sim.hostile import signed_fuzz  # noqa: E402
 from hw.sim.site import build_site  # noqa: E402
 
 STORE = "bench"
-HOSTILE = "shelf-01"
+HOSTILE = "shelf-01"  # the fixed corpus, and random bodies
+# random bodies of the other roles' types too (a camera's presence frames reach the
+# tracker, a gate's passages the sessions), each from its own credential
+OTHERS = [("camera-01", Role.CAMERA), ("gate-01", Role.GATE)]
 HONEST = "shelf-02"
 SWAPPED = "shelf-03"
 HONEST_RATE = 200
@@ -81,10 +85,11 @@ FULL = Profile(honest_events=12_000, random_bodies=10_000, swap_events=200)
 
 @dataclass(frozen=True)
 class Case:
-    """One hostile publish; `reject`: whether the gateway must refuse it (None: either is
+    """One hostile publish from `node`; `reject`: whether the gateway must refuse it (None: either is
     fine). Found in the journal by its payload, which the journal keeps as received."""
 
     name: str
+    node: str
     topic: str
     payload: bytes
     reject: bool | None
@@ -143,12 +148,12 @@ def corpus(key: SigningKey, first_seq: int, now_ms: int) -> list[Case]:
 
     def signed(name: str, message: Weight | Telemetry, on: str = topic, retain: bool = False) -> None:
         payload = seal(key, encode_message(message))
-        cases.append(Case(name, on, payload, True, retain))
+        cases.append(Case(name, HOSTILE, on, payload, True, retain))
 
     # a genuine event first, as the device sent before it went wrong: its boot is known, so
     # the bounds on boot and seq jumps have something to hold to
     control = weight(next(seqs), now_ms)
-    cases.append(Case("genuine", topic, seal(key, encode_message(control)), False))
+    cases.append(Case("genuine", HOSTILE, topic, seal(key, encode_message(control)), False))
     lanes = [(lane, 1_000_000) for lane in range(1024)]
     v = UNSTAMPED["v"]
     signed("telemetry_1024_lanes", Telemetry(v=v, dev=HOSTILE, boot=1, seq=next(seqs), ts=now_ms, shelf=HOSTILE,
@@ -163,27 +168,34 @@ def corpus(key: SigningKey, first_seq: int, now_ms: int) -> list[Case]:
     signed("wrong_topic", weight(next(seqs), now_ms), telemetry_topic)
     signed("retained_publish", weight(next(seqs), now_ms), retain=True)
     forged = weight(next(seqs), now_ms)
-    cases.append(Case("forged_signature", topic, seal(SigningKey.generate(), encode_message(forged)), True))
+    cases.append(Case("forged_signature", HOSTILE, topic, seal(SigningKey.generate(), encode_message(forged)), True))
     # another node's topic: the broker's ACL drops it before the gateway sees it
     other = weight(next(seqs), now_ms)
     cases.append(
-        Case("other_nodes_topic", event_topic(STORE, HONEST, "weight"), seal(key, encode_message(other)), True)
+        Case("other_nodes_topic", HOSTILE, event_topic(STORE, HONEST, "weight"), seal(key, encode_message(other)), True)
     )
     deep_seq = next(seqs)
     deep = encode_message(weight(deep_seq, now_ms))[:-1] + b',"x":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
-    cases.append(Case("json_20000_deep", topic, seal(key, deep), True))
+    cases.append(Case("json_20000_deep", HOSTILE, topic, seal(key, deep), True))
     first, second = next(seqs), next(seqs)
     twice = encode_message(weight(first, now_ms))[:-1] + f',"seq":{second}}}'.encode()
-    cases.append(Case("duplicate_keys", topic, seal(key, twice), True))
+    cases.append(Case("duplicate_keys", HOSTILE, topic, seal(key, twice), True))
     return cases
 
 
-def random_cases(key: SigningKey, rng: random.Random, count: int, now_ms: int, first_seq: int) -> list[Case]:
+def random_cases(
+    node: str, role: Role, key: SigningKey, rng: random.Random, count: int, now_ms: int, first_seq: int
+) -> list[Case]:
     """Random schema-valid bodies, after the corpus's seqs; whether each must be refused
     depends on its values, so none is counted in hostile_accepted_wrongly."""
     shelves = [HOSTILE, HONEST, SWAPPED]
-    fuzz = signed_fuzz(rng, STORE, HOSTILE, Role.SHELF, key, shelves, count, now_ms, first_seq)
-    return [Case("random", topic, payload, None) for topic, payload in fuzz]
+    fuzz = signed_fuzz(rng, STORE, node, role, key, shelves, count, now_ms, first_seq)
+    return [Case("random", node, topic, payload, None) for topic, payload in fuzz]
+
+
+def interleaved(streams: list[list[Case]]) -> list[Case]:
+    longest = max(len(stream) for stream in streams)
+    return [stream[n] for n in range(longest) for stream in streams if n < len(stream)]
 
 
 def spawn(log: Path, *module_args: str) -> subprocess.Popen[bytes]:
@@ -241,7 +253,7 @@ def run(profile: Profile, seed: int, root: Path, cleanup: list[Callable[[], None
     if binary is None:
         sys.exit("Mosquitto is not installed: sudo apt-get install mosquitto")
     port = free_port()
-    nodes = [(HOSTILE, Role.SHELF), (HONEST, Role.SHELF), (SWAPPED, Role.SHELF)]
+    nodes = [(HOSTILE, Role.SHELF), *OTHERS, (HONEST, Role.SHELF), (SWAPPED, Role.SHELF)]
     site = build_site(root / "site", STORE, nodes, port, upstream_port=free_port())
     layout = SMALL_STORE.read_text().replace('store = "demo"', f'store = "{STORE}"', 1)
     (site.root / "layout.toml").write_text(layout)
@@ -256,26 +268,33 @@ def run(profile: Profile, seed: int, root: Path, cleanup: list[Callable[[], None
     cleanup.append(lambda: stop(gateway))
     wait(lambda: any(b'"state":"online"' in m.payload for m in list(watcher.messages)), 60, "the gateway online")
 
-    key = load_signing_key(site.node_dir(HOSTILE) / "device.key")
+    keys = {node: load_signing_key(site.node_dir(node) / "device.key") for node, _ in [(HOSTILE, Role.SHELF), *OTHERS]}
     now = wall_ms()
-    fixed = corpus(key, 1, now)
-    hostile = fixed + random_cases(key, random.Random(seed), profile.random_bodies, now, CORPUS_SEQS + 1)
+    fixed = corpus(keys[HOSTILE], 1, now)
+    rng = random.Random(seed)
+    share = profile.random_bodies // (1 + len(OTHERS))
+    streams = [
+        random_cases(node, role, keys[node], rng, share, now, CORPUS_SEQS + 1)
+        for node, role in [(HOSTILE, Role.SHELF), *OTHERS]
+    ]
+    hostile = fixed + interleaved(streams)
     commits = CommitWatch(journal, HONEST)
     cleanup.append(commits.close)
     honest = spawn(root / f"{HONEST}.log", "hw.sim.traffic", "--config", str(site.node_dir(HONEST) / "node.toml"),
                    "--events", str(profile.honest_events), "--rate", str(HONEST_RATE))  # fmt: skip
     cleanup.append(lambda: stop(honest))
     wait(lambda: len(commits.seen) >= 100, 60, "the honest shelf streaming")
-    sender = Client(port, HOSTILE, site.node_dir(HOSTILE) / "mqtt.pass")
-    cleanup.append(sender.close)
+    senders = {node: Client(port, node, site.node_dir(node) / "mqtt.pass") for node in keys}
+    for sender in senders.values():
+        cleanup.append(sender.close)
     stream_s = profile.honest_events / HONEST_RATE
     pause = max(0.0, 0.6 * stream_s / len(hostile))  # spread over the honest stream
     say(f"{len(fixed)} corpus cases and {len(hostile) - len(fixed)} random bodies over {len(hostile) * pause:.0f} s")
     for case in hostile:
-        sender.publish(case.topic, case.payload, case.retain)
+        senders[case.node].publish(case.topic, case.payload, case.retain)
         time.sleep(pause)
     retained = next(case for case in fixed if case.retain)
-    sender.publish(retained.topic, b"", retain=True)  # take it off the broker
+    senders[HOSTILE].publish(retained.topic, b"", retain=True)  # take it off the broker
     if honest.wait(stream_s + 120) != 0:
         raise RuntimeError(f"the honest shelf failed; see {root / f'{HONEST}.log'}")
     wait(lambda: len(commits.seen) >= profile.honest_events, 30, "the honest events committed")
@@ -284,12 +303,12 @@ def run(profile: Profile, seed: int, root: Path, cleanup: list[Callable[[], None
     held = commits.held_ms()
     swap_lost = card_swap_lost(root, site.node_dir(SWAPPED) / "node.toml", journal, profile.swap_events)
 
-    journaled = {bytes(payload) for (payload,) in journal_rows(journal, "SELECT payload FROM journal WHERE dev = ?",
-                                                               HOSTILE)}  # fmt: skip
+    journaled = {bytes(payload) for (payload,) in journal_rows(
+        journal, f"SELECT payload FROM journal WHERE dev IN ({', '.join('?' * len(keys))})", *keys)}  # fmt: skip
     outcome = {case.name: ("journaled" if case.payload in journaled else "refused") for case in fixed}
     wrongly = sum(1 for case in fixed if case.reject and outcome[case.name] == "journaled")
-    rejects = dict(journal_rows(journal, "SELECT reason, sum(count) FROM rejects WHERE dev = ? GROUP BY reason",
-                                HOSTILE))  # fmt: skip
+    rejects = dict(journal_rows(journal, "SELECT reason, sum(count) FROM rejects WHERE dev != ? GROUP BY reason",
+                                HONEST))  # fmt: skip
     log = (root / "gateway.log").read_bytes()
     return {
         "hostile_sent": len(hostile),
