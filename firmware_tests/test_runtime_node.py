@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.keys import load_signing_key
-from edge.protocol.messages import UNSTAMPED, Deny, Open
+from edge.protocol.messages import UNSTAMPED, Deny, Hello, Open
 from edge.protocol.roles import Role
 from edge.protocol.topics import gateway_state_topic
 from edge.runtime.commands import Command
@@ -20,6 +21,9 @@ from firmware_tests.mqtt_client import TestClient
 from gateway.commands import CommandSigner
 from gateway.config import load_gateway_config
 from gateway.service import Gateway
+from hw.sim.broker import free_port
+from hw.sim.site import build_site
+from hw.sim.traffic import synthetic_event
 
 
 def states(store: Store, dev: str) -> list[tuple[int, str]]:
@@ -210,3 +214,16 @@ def test_a_retained_command_never_acts_and_the_gateway_clears_it(make_store, cap
     finally:
         node.stop()
         gateway.stop()
+
+
+def test_nothing_is_stamped_before_the_boot_is_settled_and_a_hello_is_never_emitted(tmp_path: Path) -> None:
+    site = build_site(tmp_path / "site", "test", [("shelf-01", Role.SHELF)], free_port())
+    node = Node(*load_node_config(site.node_dir("shelf-01") / "node.toml"))
+    try:
+        with pytest.raises(RuntimeError, match="settled the boot"):
+            node.emit(synthetic_event(Role.SHELF, "shelf-01", 1, wall_ms()))
+        with pytest.raises(ValueError, match="may not emit hello"):
+            node.emit(Hello(**UNSTAMPED, nonce="n"))
+        assert node.spool.depth() == 0
+    finally:
+        assert node.stop() == 0

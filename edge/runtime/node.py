@@ -18,7 +18,15 @@ from edge.protocol.configfile import read_password, resolve
 from edge.protocol.envelope import seal
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.keys import load_signing_key, load_verify_key
-from edge.protocol.messages import UNSTAMPED, Health, Message, State, decode_message, encode_message
+from edge.protocol.messages import (
+    UNSEQUENCED_TYPES,
+    UNSTAMPED,
+    Health,
+    Message,
+    State,
+    decode_message,
+    encode_message,
+)
 from edge.protocol.roles import may_send
 from edge.protocol.topics import cmd_topic, event_topic, gateway_state_topic, state_topic
 from edge.runtime.boot_ask import BootAsk
@@ -118,6 +126,7 @@ class Node:
         self._service.ready(f"{self.config.role} node {self.config.node}, asking the gateway for its boot")
         if not self._settle_boot():
             return False
+        self.beat()  # the watchdog's period for the app's first pass starts now, not before the wait
         self.link.start()
         self._health_thread.start()
         if self._service.watchdog_s is not None:
@@ -203,8 +212,10 @@ class Node:
     def emit(self, message: M, ts: int | None = None) -> M:
         """Stamp the header, check the message against the schema, sign it and spool it. The
         header's ts is now, or `ts` for a message about an earlier instant (a presence frame)."""
-        if not may_send(self.config.role, message.type):
-            raise ValueError(f"role {self.config.role} may not send {message.type}")
+        if not may_send(self.config.role, message.type) or message.type in UNSEQUENCED_TYPES:
+            raise ValueError(f"role {self.config.role} may not emit {message.type}")
+        if not self.boot:
+            raise RuntimeError("nothing is stamped before `start` has settled the boot")
         with self._emit_lock:
             stamped = msgspec.structs.replace(
                 message, dev=self.config.node, boot=self.boot, seq=self._seq + 1, ts=self._clock() if ts is None else ts
