@@ -26,8 +26,10 @@ from gateway.config import OperatorConfig
 from gateway.journal import Journal
 from gateway.layout import SMALL_STORE
 from gateway.live_fusion import LiveFusion
-from gateway.operator.view import MAX_LANES, OperatorView, Summary
+from gateway.operator.view import MAX_LANES, MAX_RETAINED_BYTES, OperatorView, Summary
+from gateway.provisioning.broker_config import MAX_PACKET_BYTES
 from gateway.provisioning.site import DASHBOARD
+from gateway.service import fits_broker
 from gateway.worker import guarded, view_report
 from hw.sim.commit_watch import CommitWatch
 from hw.sim.hostile import signed_fuzz
@@ -223,3 +225,10 @@ def test_thousands_of_hostile_messages_from_valid_devices_do_not_hold_back_an_ho
     assert watch_commits.max_gap_ms() <= 1_000, "the honest shelf was held back"
     assert disconnects(store) == 0
     assert store.gateway is not None and store.gateway.poll() is None
+
+
+def test_the_service_never_hands_the_broker_a_packet_over_its_limit() -> None:
+    """The last guard behind the view's own bound: Mosquitto disconnects a client for one."""
+    topic = "homeassistant/device/test-shelf-shelf-01/config"
+    assert fits_broker(topic, b"x" * MAX_RETAINED_BYTES)
+    assert not fits_broker(topic, b"x" * (MAX_PACKET_BYTES - len(topic)))
