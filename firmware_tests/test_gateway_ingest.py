@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import msgspec
 import pytest
 from nacl.signing import SigningKey
 
@@ -17,6 +18,7 @@ from edge.protocol.topics import event_topic, state_topic
 from gateway.ingest import Incoming, IngestCore
 from gateway.journal import DeviceRow, Journal
 from gateway.registry import Device, Registry
+from gateway.sequence import BOOT_STEP
 from gateway.verify import Verifier
 
 StateValue = Literal["online", "stopped", "offline"]
@@ -470,16 +472,30 @@ def test_a_hello_is_answered_with_the_newest_boot_and_never_journaled(core: Inge
     assert [a.last_boot for a in again.asked] == [4] and again.duplicates == 1
 
 
-def test_the_answer_counts_boots_from_before_a_reset_of_the_marks(journal_path: Path) -> None:
-    journal = Journal(journal_path, sync="normal")
-    core = IngestCore(make_verifier(), journal, WINDOW)
+def test_the_answer_counts_boots_from_before_a_reset_of_the_marks(core: IngestCore, journal: Journal) -> None:
     core.process([state(7), weight(7, 1)])
     # An operator's reset leaves no marks (storegw devices --reset), but the journal keeps
     # (7, 1) and its unique index with it: boot 7 must never be taken again.
-    restarted = IngestCore(make_verifier(), journal, WINDOW)
-    restarted.sequencing.newest_boot.clear()
-    assert [a.last_boot for a in restarted.process([hello("n")]).asked] == [7]
-    journal.close()
+    journal.reset_marks("shelf-1", T0)
+    core.reload_marks()
+    assert "shelf-1" not in core.sequencing.newest_boot
+    assert [a.last_boot for a in core.process([hello("n")]).asked] == [7]
+
+
+def test_the_answer_leaves_out_a_boot_no_start_could_have_reached(core: IngestCore, journal: Journal) -> None:
+    """A journal from before the bounds may hold a boot of 2^53 (taken while the device had no
+    marks): answering with it would leave the node no boot to take, locked out for good."""
+    poisoned = msgspec.structs.replace(_other_weight(1, 1), boot=2**53)
+    assert core.process(
+        [Incoming(weight(1, 1).topic, seal(KEYS["shelf-1"], encode_message(poisoned)), ts_of(1, 2))]
+    ).accepted
+    journal.reset_marks("shelf-1", T0)
+    core.reload_marks()
+    assert len(core.process([state(1), weight(1, 1)]).accepted) == 2
+    assert journal.boots_of("shelf-1") == {1, 2**53}
+    assert [a.last_boot for a in core.process([hello("n")]).asked] == [1]
+    core.process([weight(1 + BOOT_STEP, 1)])
+    assert [a.last_boot for a in core.process([hello("m")]).asked] == [1 + BOOT_STEP]
 
 
 def test_a_hello_is_verified_like_any_event(core: IngestCore, journal: Journal) -> None:

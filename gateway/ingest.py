@@ -17,7 +17,7 @@ from edge.protocol.messages import AnyMessage, Hello, State
 from edge.protocol.topics import Kind, upstream_out_topic
 from gateway.clock import ClockOffset
 from gateway.journal import DeviceRow, Journal, JournalInsert, Outgoing
-from gateway.sequence import Sequencing, Verdict
+from gateway.sequence import Sequencing, Verdict, reachable_boot
 from gateway.verify import Verified, Verifier, sender_of
 
 log = logging.getLogger(__name__)
@@ -205,10 +205,11 @@ class IngestCore:
         return result
 
     def _asked(self, hello: Hello, sequencing: Sequencing) -> BootAsked:
-        """The newest boot of anything from the sender: journaled (whatever resets its marks
-        had, since the journal's unique index keeps every boot it holds), or earlier in this batch."""
-        last = max(self._journal.last_boot(hello.dev), sequencing.newest_boot.get(hello.dev, 0))
-        return BootAsked(hello.dev, hello.nonce, last)
+        """The newest boot of anything from the sender, journaled or earlier in this batch, that
+        genuine starts could have reached: one taken before the bounds (a boot of 2^53, say)
+        would leave the node no boot to take."""
+        boots = self._journal.boots_of(hello.dev) | {sequencing.newest_boot.get(hello.dev, 0)}
+        return BootAsked(hello.dev, hello.nonce, reachable_boot(boots))
 
     def _tally(self, tallies: dict[str, _Tally], dev: str) -> _Tally:
         if dev not in tallies:

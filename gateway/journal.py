@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS devices (
     duplicates INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- an operator's reset of a device's marks: what was journaled up to then no longer counts
+-- towards them (it stays in the journal, for audit and replay)
+CREATE TABLE IF NOT EXISTS mark_resets (dev TEXT PRIMARY KEY, upto_id INTEGER NOT NULL, at_ms INTEGER NOT NULL);
 -- each session's receipt once: restarting replays the journal and finds the receipts sent before
 CREATE TABLE IF NOT EXISTS receipts (
     id INTEGER PRIMARY KEY,
@@ -94,6 +97,11 @@ class JournalInsert(NamedTuple):
     payload: bytes
 
 
+# The journal rows that count towards a device's marks: those after its last reset.
+_COUNTED = (
+    "SELECT j.dev, j.boot, j.seq FROM journal j LEFT JOIN mark_resets r ON r.dev = j.dev "
+    "WHERE r.upto_id IS NULL OR j.id > r.upto_id"
+)
 _INSERT = "INSERT OR IGNORE INTO journal(recv_ms, topic, dev, boot, seq, ts, type, payload) VALUES (?,?,?,?,?,?,?,?)"
 
 
@@ -207,24 +215,46 @@ class Journal:
         return {row[0]: DeviceRow(*row) for row in rows}
 
     def high_water_marks(self) -> dict[str, tuple[int, int]]:
-        """The newest (boot, seq) journaled per device: the dedupe state to restart from."""
+        """The newest (boot, seq) journaled per device since its marks were last reset: the
+        dedupe state to restart from."""
         rows = self._db.execute(
-            "SELECT dev, boot, max(seq) FROM journal WHERE seq > 0 AND boot = "
-            "(SELECT max(boot) FROM journal j WHERE j.dev = journal.dev AND j.seq > 0) GROUP BY dev"
+            f"WITH counted AS ({_COUNTED}) SELECT dev, boot, max(seq) FROM counted WHERE seq > 0 AND boot = "
+            "(SELECT max(boot) FROM counted c WHERE c.dev = counted.dev AND c.seq > 0) GROUP BY dev"
         ).fetchall()
         return {row[0]: (row[1], row[2]) for row in rows}
 
-    def last_boot(self, dev: str) -> int:
-        """The newest boot of anything journaled from `dev`. Two queries, so that each reads one
-        of the partial unique indexes instead of the whole journal."""
-        newest = "SELECT coalesce(max(boot), 0) FROM journal WHERE dev=? AND seq "
-        return max(
-            int(self._db.execute(newest + "> 0", (dev,)).fetchone()[0]),
-            int(self._db.execute(newest + "= 0", (dev,)).fetchone()[0]),
-        )
+    def boots_of(self, dev: str) -> set[int]:
+        """Every boot journaled from `dev`, whatever resets its marks had: the journal's unique
+        index still holds each of them. Two queries, so that each reads one of the partial
+        unique indexes instead of the whole journal."""
+        boots = "SELECT DISTINCT boot FROM journal WHERE dev=? AND seq "
+        return {row[0] for query in (boots + "> 0", boots + "= 0") for row in self._db.execute(query, (dev,))}
 
     def newest_boots(self) -> dict[str, int]:
-        return dict(self._db.execute("SELECT dev, max(boot) FROM journal GROUP BY dev").fetchall())
+        return dict(self._db.execute(f"WITH counted AS ({_COUNTED}) SELECT dev, max(boot) FROM counted GROUP BY dev"))
+
+    def reset_marks(self, dev: str, now_ms: int) -> None:
+        """Forget a device's marks (its next message starts them afresh), say so to a running
+        journal process through `marks_generation`, and set its device row to match."""
+        self.begin()
+        try:
+            upto = self._db.execute("SELECT coalesce(max(id), 0) FROM journal").fetchone()[0]
+            self._db.execute(
+                "INSERT OR REPLACE INTO mark_resets(dev, upto_id, at_ms) VALUES (?,?,?)", (dev, upto, now_ms)
+            )
+            self._db.execute("UPDATE devices SET boot=0, seq=0 WHERE dev=?", (dev,))
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES ('marks_reset', 1) ON CONFLICT(key) DO UPDATE SET value=value+1"
+            )
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def marks_generation(self) -> int:
+        """Counts resets: a journal process rereads the marks when it changes."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='marks_reset'").fetchone()
+        return row[0] if row else 0
 
     def rejects(self) -> list[tuple[str, str, int, int, str]]:
         return self._db.execute(

@@ -15,6 +15,7 @@ there is nothing it could be locked out of, and a gateway with a fresh journal m
 refuse a fleet that has been running.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Final
@@ -71,3 +72,14 @@ class Sequencing:
             self.high[dev] = (boot, seq)
         if boot > self.newest_boot.get(dev, 0):
             self.newest_boot[dev] = boot
+
+
+def reachable_boot(boots: Iterable[int]) -> int:
+    """The newest of `boots` reached from the oldest by steps no larger than BOOT_STEP: what a
+    device's own starts made, leaving out a jump taken before the bounds existed."""
+    reached = 0
+    for boot in sorted(boots):
+        if boot > reached + BOOT_STEP:
+            break
+        reached = boot
+    return reached

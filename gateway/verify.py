@@ -42,13 +42,13 @@ def sender_of(topic: str) -> str:
 
 class Verifier:
     def __init__(
-        self, registry: Registry, upstream: UpstreamSender | None = None, assignments: Assignments = Assignments()
+        self, registry: Registry, upstream: UpstreamSender | None = None, assignments: Assignments | None = None
     ) -> None:
         """`assignments`: what the store layout lets each device report (by default what can be
         told without a layout)."""
         self._registry = registry
         self._upstream = upstream
-        self._assignments = assignments
+        self._assignments = assignments or Assignments()
 
     def verify(self, topic: str, payload: bytes) -> Verified:
         where = parse_topic(topic)
