@@ -28,11 +28,9 @@ def _camera(make_store, backend: str) -> tuple[Store, Path]:  # type: ignore[no-
 def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) -> None:  # type: ignore[no-untyped-def]
     store, config = _camera(make_store, 'backend = "sim"\nseed = 1')
     node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
-    started = time.monotonic()
-    wait_until(lambda: len(store.events("camera-01", "interaction")) >= 3, 40, "the scene's first three reaches")
+    wait_until(lambda: len(store.events("camera-01", "interaction")) >= 3, 60, "the scene's first three reaches")
     node.send_signal(signal.SIGTERM)
-    assert node.wait(15) == 0
-    ran_s = time.monotonic() - started
+    assert node.wait(60) == 0
     truth = CameraScene(ShelfView(), 1, DAY_MS).truth()[:3]
     found = store.events("camera-01", "interaction")[:3]
     assert [tuple(e["lanes"]) for e in found] == [t.lanes for t in truth]
@@ -43,7 +41,10 @@ def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) ->
         assert abs((event["t1"] - event["t0"]) - (true.t1 - true.t0)) <= 250
         assert abs((event["t0"] - found[0]["t0"]) - (true.t0 - truth[0].t0)) <= 250
     presence = store.events("camera-01", "presence")
-    assert len(presence) >= 4 * (ran_s - 6), f"{len(presence)} presence detections in {ran_s:.0f} s"
+    # on the frames' clock, from the first detection to the last: not the test's wall clock,
+    # which also counts the node's start (the model, the presence process) however slow
+    ran_s = (presence[-1]["ts"] - presence[0]["ts"]) / 1000
+    assert len(presence) >= 4 * ran_s, f"{len(presence)} presence detections in {ran_s:.1f} s of frames"
     assert any(p["people"] for p in presence)
     gaps = sorted(b["ts"] - a["ts"] for a, b in zip(presence, presence[1:], strict=False))
     assert 180 <= gaps[len(gaps) // 2] <= 220 and gaps[0] >= 100, f"5 Hz, not every frame: {gaps}"
@@ -60,11 +61,13 @@ def test_a_replayed_recording_is_reported_and_the_node_idles_after_it(make_store
     node = store.spawn("camera-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
     truth = [r for r in scene.truth() if r.t1 < 9_000]
     assert len(truth) == 2
-    wait_until(lambda: len(store.events("camera-01", "interaction")) >= len(truth), 40, "the recording's reaches")
-    time.sleep(2)
+    wait_until(lambda: len(store.events("camera-01", "interaction")) >= len(truth), 60, "the recording's reaches")
+    log = store.root / "camera-01.log"
+    wait_until(lambda: b"the recording has ended" in log.read_bytes(), 60, "the recording's end")
+    time.sleep(2)  # a window to see it not exit by itself
     assert node.poll() is None, "a node whose recording ended idles until it is stopped"
     node.send_signal(signal.SIGTERM)
-    assert node.wait(15) == 0
+    assert node.wait(60) == 0
     found = store.events("camera-01", "interaction")
     assert [(tuple(e["lanes"]), e["holding"]) for e in found] == [(t.lanes, t.holding) for t in truth]
     spacing = found[1]["t0"] - found[0]["t0"]
@@ -80,4 +83,4 @@ def test_a_stop_sent_to_the_whole_process_group_is_a_clean_stop(make_store) -> N
     assert node.wait(20) == 0
     log = (store.root / "camera-01.log").read_text()
     assert "presence process failed" not in log and "Traceback" not in log
-    wait_until(lambda: store.query("SELECT state FROM devices WHERE dev='camera-01'") == [("stopped",)], 10, "stopped")
+    wait_until(lambda: store.query("SELECT state FROM devices WHERE dev='camera-01'") == [("stopped",)], 30, "stopped")
