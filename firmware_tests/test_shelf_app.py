@@ -18,11 +18,11 @@ def test_a_simulated_shelf_reports_each_lanes_changes_in_order(make_store) -> No
     config.write_text(config.read_text().replace('backend = "sim"', 'backend = "sim"\nseed = 42'))
     store.start_gateway()
     node = store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
-    time.sleep(25)
+    time.sleep(25)  # the run: 25 s of simulated shoppers at least,
+    wait_until(lambda: len(store.events("shelf-01", "weight")) >= 2, 120, "and two changes, however slow the start")
     node.send_signal(signal.SIGTERM)
-    assert node.wait(15) == 0
+    assert node.wait(60) == 0
     events = store.events("shelf-01", "weight")
-    assert len(events) >= 2, "25 s of simulated shoppers made fewer than two changes"
     for lane in range(4):
         model = Lane(lane, ActivityConfig(), random.Random(42 * 1009 + lane))
         truth = [change.delta_mg for change in _changes(model)]
@@ -31,7 +31,7 @@ def test_a_simulated_shelf_reports_each_lanes_changes_in_order(make_store) -> No
         for got, expected in zip(seen, truth, strict=False):
             assert abs(got - expected) < 3_000, f"lane {lane}: {seen} against {truth[: len(seen)]}"
     assert all(event["shelf"] == "shelf-01" and event["t0"] < event["t1"] for event in events)
-    wait_until(lambda: len(store.journaled("shelf-01", "telemetry")) >= 1, 5, "telemetry")
+    wait_until(lambda: len(store.journaled("shelf-01", "telemetry")) >= 1, 30, "telemetry")
 
 
 def _changes(model: Lane) -> list[TrueChange]:
@@ -50,8 +50,8 @@ def test_the_board_firmware_through_the_mcu_source_to_journaled_events(make_stor
         {lane: LaneCalibration(offset=FIRMWARE_BASE[lane], counts_per_g=420.0) for lane in range(4)}
     )
     node = store.spawn("shelf-01", "-m", "edge.runtime.cli", "--config", str(config), "run")
-    wait_until(lambda: len(store.journaled("shelf-01", "weight")) >= 1, 20, "the step as a weight event")
+    wait_until(lambda: len(store.journaled("shelf-01", "weight")) >= 1, 60, "the step as a weight event")
     node.send_signal(signal.SIGTERM)
-    assert node.wait(15) == 0
+    assert node.wait(60) == 0
     events = store.events("shelf-01", "weight")
     assert [(e["lane"], round(e["delta_mg"] / 1000)) for e in events] == [(1, round(300_000 / 420.0))]
