@@ -39,7 +39,7 @@ class Wire:
         self.port.write(data)
         self.port.flush()
 
-    def replies(self, tag: str, timeout_s: float = 5, first_only: bool = False) -> list[Reply]:
+    def replies(self, tag: str, timeout_s: float = 30, first_only: bool = False) -> list[Reply]:
         """Every answer line under `tag` up to and including the final one (or the first)."""
         out: list[Reply] = []
         deadline = time.monotonic() + timeout_s
@@ -52,10 +52,13 @@ class Wire:
                         return out
         raise AssertionError(f"no final answer under {tag} in {timeout_s} s; got {out}")
 
-    def everything(self, seconds: float) -> list[Reply]:
-        out = []
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+    def until(self, done: Callable[[list[Reply]], bool], what: str, timeout_s: float = 30) -> list[Reply]:
+        """Every answer line, whatever its tag, until `done` says the ones so far are enough."""
+        out: list[Reply] = []
+        deadline = time.monotonic() + timeout_s
+        while not done(out):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} in {timeout_s} s; got {out}")
             out += [r for line in self._lines.feed(self.port.read(4096)) if (r := parse_reply(line)) is not None]
         return out
 
@@ -72,7 +75,13 @@ def test_garbage_and_a_command_typed_in_pieces(shelf: ConsoleNode) -> None:
     wire.send(b"sta")
     time.sleep(0.5)
     wire.send(b"tus\r")  # Enter in most terminal programs
-    replies = wire.everything(2)
+
+    def answered(replies: list[Reply]) -> bool:
+        """The status answered: its records, and the final line after them."""
+        status = [i for i, r in enumerate(replies) if r.record and r.record.get("node") == "shelf-01"]
+        return bool(status) and any(r.kind != "data" for r in replies[status[0] :])
+
+    replies = wire.until(answered, "answer to the status typed in pieces")
     refused = [r for r in replies if r.kind == "err"]
     assert refused and all(r.code in ("bad_line", "bad_crc", "unknown_command", "line_too_long") for r in refused)
     assert any(r.record and r.record.get("node") == "shelf-01" for r in replies), "status was not answered"
