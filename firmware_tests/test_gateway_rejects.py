@@ -182,3 +182,29 @@ def test_a_running_gateway_refuses_jumps_and_takes_a_reset_without_a_restart(mak
     wait_until(lambda: (3, 2) in store.journaled("shelf-02"), 10, "the device's next message after the reset")
     device.close()
     locked.close()
+
+
+def test_an_event_published_retained_is_journaled_once_and_its_retained_copy_refused_and_cleared(make_store) -> None:  # type: ignore[no-untyped-def]
+    """MQTT 3.1.1 clears the retain flag on a live delivery, so the gateway takes the event as
+    sent; the copy the broker keeps would come back on every subscribe: it is refused as
+    `retained` and cleared, so the next subscriber finds nothing there."""
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    store.start_gateway()
+    key = load_signing_key(store.site.node_dir("shelf-01") / "device.key")
+    device = TestClient.as_file_user(store.port, "shelf-01", store.site.node_dir("shelf-01") / "mqtt.pass", "shelf-01")
+    topic = event_topic("test", "shelf-01", "weight")
+    device.publish(topic, seal(key, encode_message(weight(1, 1))), retain=True)
+    wait_until(lambda: store.journaled("shelf-01") == [(1, 1)], 10, "the event as sent")
+    store.kill_gateway()
+    store.start_gateway()  # subscribes afresh: the broker hands over its retained copy
+    wait_until(lambda: store.rejects() == {"retained": 1}, 20, f"the copy refused, have {store.rejects()}")
+    assert store.journaled("shelf-01") == [(1, 1)]
+    device.publish(topic, seal(key, encode_message(weight(1, 2))))
+    wait_until(lambda: store.journaled("shelf-01") == [(1, 1), (1, 2)], 10, "the device's next event")
+    assert store.rejects() == {"retained": 1}, "the gateway's clearing came back as nothing to count"
+    store.kill_gateway()
+    store.start_gateway()
+    device.publish(topic, seal(key, encode_message(weight(1, 3))))
+    wait_until(lambda: (1, 3) in store.journaled("shelf-01"), 10, "an event after subscribing afresh")
+    assert store.rejects() == {"retained": 1}, "the retained copy was cleared: no subscribe hands it over again"
+    device.close()

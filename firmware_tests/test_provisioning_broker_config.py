@@ -135,7 +135,7 @@ def test_acl_gives_devices_no_wildcard_write_and_no_other_node() -> None:
 def test_acl_gateway_entries() -> None:
     rules = acl_rules(acl_text(make_registry()))
     assert rules["gateway"] == {
-        ("read", "store/s1/node/+/event/#"),
+        ("readwrite", "store/s1/node/+/event/#"),
         ("read", "store/s1/node/+/state"),
         ("readwrite", "store/s1/node/+/cmd/#"),
         ("readwrite", "store/s1/gateway/#"),

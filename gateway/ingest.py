@@ -32,6 +32,7 @@ class Incoming:
     topic: str
     payload: bytes
     recv_ms: int
+    retained: bool = False  # handed over from the broker's retained store
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class IngestCore:
             for incoming in batch:
                 try:
                     verified = self._verifier.verify(incoming.topic, incoming.payload)
+                    _check_retained(verified, incoming.retained)
                     _check_bounds(verified.message, incoming.recv_ms, sequencing)
                     if isinstance(verified.message, Hello):
                         result.asked.append(self._asked(verified.message, sequencing))
@@ -253,6 +255,15 @@ class IngestCore:
         if journaled != payload:
             raise _reused(message)
         return False
+
+
+def _check_retained(verified: Verified, retained: bool) -> None:
+    """Only a node's `state` is published retained. MQTT 3.1.1 clears the flag on a live
+    delivery, so an event published retained is journaled once as it was sent; its retained
+    copy, handed over again on every subscribe, is refused here (and cleared by the service)."""
+    if retained and verified.topic.kind is not Kind.STATE:
+        raise ProtocolError(Reason.RETAINED, f"{verified.message.type} {verified.message.boot}/{verified.message.seq} "
+                            "was published retained")  # fmt: skip
 
 
 def _check_bounds(message: AnyMessage, recv_ms: int, sequencing: Sequencing) -> None:

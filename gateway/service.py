@@ -121,6 +121,7 @@ class Gateway:
         # The operator view's retained topics as they stand: published on every connect, and
         # what the sweep after it keeps (any other retained topic of ours is stale).
         self._retained: dict[str, bytes] = {}
+        self._cleared: set[str] = set()  # event topics whose retained copy we cleared: the echo is ours
         self._summary = Summary(0, 0, 0, 0)
         self._view_lock = threading.Lock()
         self._upstream: UpstreamLinkState = "none" if config.upstream is None else "down"
@@ -256,7 +257,17 @@ class Gateway:
                 log.warning("clearing a command retained on %s: nodes never obey one", message.topic)
                 client.publish(message.topic, b"", qos=1, retain=True)
             return
-        wire = (message.topic, bytes(message.payload), self._clock())
+        if not message.payload and message.topic in self._cleared:  # our clearing, coming back
+            self._cleared.discard(message.topic)
+            client.ack(message.mid, message.qos)
+            return
+        if message.retain and message.payload and "/event/" in message.topic:
+            # Events are never retained (DESIGN section 3): take it off the broker, or every
+            # subscribe would hand it over again. Ingest refuses this copy as `retained`.
+            log.warning("clearing an event retained on %s", message.topic)
+            self._cleared.add(message.topic)
+            client.publish(message.topic, b"", qos=1, retain=True)
+        wire = (message.topic, bytes(message.payload), self._clock(), bool(message.retain))
         self._queue.put(_Received(wire, message.mid, message.qos, self._connection))
 
     def _dispatch(self) -> None:

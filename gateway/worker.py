@@ -33,7 +33,7 @@ from gateway.verify import UpstreamSender, Verifier
 log = logging.getLogger(__name__)
 
 # What travels to the worker: (topic, payload, recv_ms) per message; tuples pickle fastest.
-Wire = tuple[str, bytes, int]
+Wire = tuple[str, bytes, int, bool]  # topic, payload, recv_ms, retained
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +239,7 @@ def serve(config: GatewayConfig, base: Path, boot: int, pipe: Connection) -> Non
             if changed is not None:
                 core.use(Verifier(changed, upstream, assignments))
                 view.use_devices(roles(changed))
-            result = commit_with_retry(core, [Incoming(topic, payload, recv_ms) for topic, payload, recv_ms in wire])
+            result = commit_with_retry(core, [Incoming(*received) for received in wire])
             if fusion is not None:
                 result.outbox += fusion.committed(result.journaled, wall_ms())
             else:

@@ -92,7 +92,8 @@ def acl_text(registry: Registry) -> str:
     if registry.gateway is not None:
         lines += [
             f"user {registry.gateway.node}",
-            f"topic read store/{store}/node/+/event/#",
+            # readwrite only to clear what a device published retained there
+            f"topic readwrite store/{store}/node/+/event/#",
             f"topic read store/{store}/node/+/state",
             # read too: to find and clear commands retained on the broker, which nodes never obey
             f"topic readwrite store/{store}/node/+/cmd/#",
