@@ -102,7 +102,12 @@ class Store:
         probe.subscribe(gateway_state_topic("test"))
         self.gateway = self.spawn("gateway", "-m", "gateway.cli", "--config", str(self.site.gateway_config), "run")
         try:
-            wait_until(lambda: any(b'"state":"online"' in m.payload for m in probe.messages), 20, "the gateway online")
+            # live, not retained: a retained `online` may be a killed gateway's whose will the
+            # broker has yet to publish
+            wait_until(
+                lambda: any(b'"state":"online"' in m.payload and not m.retain for m in probe.messages),
+                60, "the gateway online",
+            )  # fmt: skip
         finally:
             probe.close()
         return self.gateway
@@ -118,8 +123,8 @@ class Store:
         log = self.root / "upstream.log"
         self.upstream = self.spawn("upstream", "-m", "upstream.cli", "--home", str(self.upstream_home.root), "run")
         try:
-            wait_until(lambda: log.exists() and b"connected;" in log.read_bytes(), 20, "upstream's service connected")
-            wait_until(lambda: any(m.payload == b"1" for m in probe.messages), 20, "the bridge to upstream up")
+            wait_until(lambda: log.exists() and b"connected;" in log.read_bytes(), 60, "upstream's service connected")
+            wait_until(lambda: any(m.payload == b"1" for m in probe.messages), 60, "the bridge to upstream up")
         finally:
             probe.close()
         return self.upstream
