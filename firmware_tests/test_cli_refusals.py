@@ -152,6 +152,12 @@ def test_the_demo_takes_a_new_an_empty_or_its_own_folder(tmp_path: Path) -> None
     assert claim_root(ours) is None
     os.remove(ours / MARKER)
     assert claim_root(ours) is not None
+    # what `make demo` left in var/demo before the marker existed
+    (ours / "consoles").mkdir()
+    (ours / "gateway.log").write_text("")
+    assert claim_root(ours) is None
+    (ours / "thesis.tex").write_text("someone's")
+    assert claim_root(ours) is not None
 
 
 @pytest.mark.parametrize("port", ["99999", "0"])

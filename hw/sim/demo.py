@@ -81,9 +81,18 @@ def claim_root(root: Path) -> str | None:
         return None
     if not root.is_dir() or root.is_symlink():
         return f"{root} is not a folder; give --root a new or empty folder"
-    if (root / MARKER).is_file() or not any(root.iterdir()):
+    if (root / MARKER).is_file() or not any(root.iterdir()) or _left_by_an_older_demo(root):
         return None
     return f"{root} holds files the demo did not make; give --root a new or empty folder, or remove it yourself"
+
+
+def _left_by_an_older_demo(root: Path) -> bool:
+    """What a demo from before the marker left (`make demo`'s var/demo): its site and consoles
+    folders and its processes' logs, and nothing else. Refusing it would stop a newcomer's
+    second `make demo` for a folder the demo made."""
+    names = {entry.name for entry in root.iterdir()}
+    logs = {name for name in names if name.endswith((".log", ".out"))}
+    return {"site", "consoles"} <= names and bool(logs) and names - logs == {"site", "consoles"}
 
 
 def nodes_of(layout: StoreLayout) -> list[tuple[str, Role]]:
