@@ -66,7 +66,9 @@ def test_a_card_gets_the_nodes_first_boot_and_the_firmware(site: Site, rpi_boot:
     node_toml = files["/var/lib/storeedge/node.toml"]["content"]
     assert 'backend = "mcu"' in node_toml and 'port = "/dev/shelf-mcu"' in node_toml
     assert '[console]\nport = "/dev/serial0"' in node_toml
-    assert files["/var/lib/storeedge/service-pin.hash"]["permissions"] == "0600"
+    home = {path: entry for path, entry in files.items() if path.startswith("/var/lib/storeedge/")}
+    assert "/var/lib/storeedge/service-pin.hash" in home and "/var/lib/storeedge/node.toml" in home
+    assert {entry["permissions"] for entry in home.values()} == {"0600"}, "a node's files are nobody else's"
     assert "/etc/udev/rules.d/90-storeedge.rules" in files
     key = (site.node_dir("shelf-1") / "device.key").read_text()
     assert files["/var/lib/storeedge/device.key"]["content"] == key

@@ -29,7 +29,6 @@ SPENT = f"{HEADER}{MARK}: done, the keys were removed from the boot partition\n"
 class NodeFile:
     name: str  # relative to the node's home
     text: str
-    secret: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,8 @@ def first_boot(
             "path": f"{HOME}/{f.name}",
             "content": f.text,
             "owner": f"{USER}:{USER}",
-            "permissions": "0600" if f.secret else "0644",
+            # the node's own files, secret or not, are nobody else's (as on the site: filemodes)
+            "permissions": "0600",
             # After the users and packages exist: the owner must.
             "defer": True,
         }

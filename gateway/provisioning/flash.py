@@ -15,7 +15,6 @@ from pathlib import Path
 
 from edge.protocol.keys import write_file_atomic
 from edge.protocol.roles import Role
-from edge.runtime.config import SERVICE_PIN_HASH
 from gateway.provisioning import cloud_init
 from gateway.provisioning.broker_config import reload_running_broker, write_broker_credentials
 from gateway.provisioning.cloud_init import Firmware, FirstBoot, NodeFile
@@ -31,7 +30,6 @@ CONFIG_BEGIN = "# storeedge (make flash): begin"
 CONFIG_END = "# storeedge (make flash): end"
 # The UART is the technicians' console, so the kernel's login console leaves it.
 _SERIAL_CONSOLES = ("console=serial0", "console=ttyAMA0", "console=ttyS0")
-_SECRETS = ("device.key", "mqtt.pass", SERVICE_PIN_HASH)
 
 
 def _flashed_node(boot: Path) -> str | None:
@@ -175,7 +173,7 @@ def flash_node(
         report.append(update_broker(site))
         directory = site.node_dir(node)
         files = [
-            NodeFile(path.name, path.read_text(), path.name in _SECRETS)
+            NodeFile(path.name, path.read_text())
             for path in sorted(directory.iterdir())
             if path.is_file() and not path.name.endswith(".tmp")
         ]
