@@ -35,12 +35,19 @@ def test_a_simulated_camera_reports_the_scenes_reaches_and_people(make_store) ->
     found = store.events("camera-01", "interaction")[:3]
     assert [tuple(e["lanes"]) for e in found] == [t.lanes for t in truth]
     assert [e["holding"] for e in found] == [t.holding for t in truth]
+    presence = store.events("camera-01", "presence")
     for event, true in zip(found, truth, strict=True):  # same durations and spacing, on the node's clock
         assert event["shelf"] == "shelf-01"
-        assert abs(event["x_mm"] - true.x_mm) <= 300 and abs(event["y_mm"] - true.y_mm) <= 300, (event, true)
+        # Located where the person stood; (0, 0) is 'not located', right only if the presence
+        # process saw nobody all through the reach (still starting, or late on a loaded machine).
+        if (event["x_mm"], event["y_mm"]) != (0, 0):
+            assert abs(event["x_mm"] - true.x_mm) <= 300 and abs(event["y_mm"] - true.y_mm) <= 300, (event, true)
+        else:
+            seen = [p for p in presence if p["people"] and event["t0"] <= p["ts"] <= event["t1"]]
+            assert seen == [], ("not located, though presence saw people during the reach", event, seen)
         assert abs((event["t1"] - event["t0"]) - (true.t1 - true.t0)) <= 250
         assert abs((event["t0"] - found[0]["t0"]) - (true.t0 - truth[0].t0)) <= 250
-    presence = store.events("camera-01", "presence")
+    assert any((e["x_mm"], e["y_mm"]) != (0, 0) for e in store.events("camera-01", "interaction")), "none located"
     # on the frames' clock, from the first detection to the last: not the test's wall clock,
     # which also counts the node's start (the model, the presence process) however slow
     ran_s = (presence[-1]["ts"] - presence[0]["ts"]) / 1000
