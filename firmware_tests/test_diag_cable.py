@@ -3,6 +3,7 @@ or a live readout, a node whose console falls silent (a cable pulled from its he
 says nothing else), and how long storediag really tried before it says nothing answered."""
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -15,10 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from edge.diag import shell as shell_module
 from edge.diag.shell import Shell
 from edge.diag.target import Connection
+from edge.protocol.diag import MAX_REPLY, parse_reply
+from edge.protocol.lines import LineBuffer
 from edge.protocol.roles import Role
 from edge.runtime import console as console_module
 from edge.runtime.console import DiagConsole, PinFailures
@@ -159,6 +163,27 @@ def test_a_silent_console_leaves_service_mode_and_a_bare_newline_keeps_it(
     clock.now_ms += 1_000
     assert not node.in_service(), "a minute of silence: the cable was pulled"
     assert link.ask(["service"]) == [{"service": "off"}], "and it stays off when something is heard again"
+
+
+def test_line_noise_does_not_keep_service_mode_on(console: tuple[DiagConsole, Connection, VirtualClock]) -> None:
+    """A floating RX pin ends a line of noise every 128 bytes or so: the node must not take
+    those lines for a technician still on the cable, or a shelf holds back its weights."""
+    node, link, clock = console
+    link.ask(["service", PIN])
+    entered = clock.now_ms
+    rng = random.Random(3)
+    with serial.Serial(link.path, 115200, timeout=0.05) as wire:
+        replies = LineBuffer(MAX_REPLY)
+        for _ in range(4):  # the last one at the end of the minute, where the first three could keep it on
+            clock.now_ms += SILENCE_MS // 4
+            wire.write(bytes(rng.randrange(0x80, 0x100) for _ in range(40)) + b"\r")  # never a request
+            refused = lambda: any(  # noqa: E731
+                (reply := parse_reply(line)) is not None and reply.code == "bad_line"
+                for line in replies.feed(wire.read(4096))
+            )
+            wait_until(refused, 10, "the noise line refused")
+    assert clock.now_ms == entered + SILENCE_MS
+    assert not node.in_service(), "a minute of nothing but noise: the cable was pulled"
 
 
 class QuietNode:

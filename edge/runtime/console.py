@@ -5,7 +5,8 @@ A port that is missing (no USB host on the gadget yet) or fails is reopened by p
 REOPEN_S. Losing it ends service mode and drops any partial line. The count of wrong PINs
 in a row is kept in the node's state directory, written before each PIN is checked, so
 neither a restart nor a power cut resets it. A bare carriage return ends a line too, as
-most terminal programs send one for Enter.
+most terminal programs send one for Enter. Only a request or a bare newline counts as heard
+for service mode's silence rule, never a line of noise.
 """
 
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import serial
 
-from edge.protocol.diag import MAX_REQUEST, ErrorCode, err_line
+from edge.protocol.diag import MAX_REQUEST, DiagError, ErrorCode, err_line, parse_request
 from edge.protocol.filemodes import PRIVATE_FILE, make_dir
 from edge.protocol.keys import write_file_atomic
 from edge.protocol.lines import LineBuffer
@@ -31,6 +32,17 @@ REOPEN_S = 2.0
 def monotonic_ms() -> int:
     """Service mode's clock: a wall clock set by NTP after boot must not unlock a lockout."""
     return time.monotonic_ns() // 1_000_000
+
+
+def technician_sent(line: bytes) -> bool:
+    """A request or a bare newline (storediag's keepalive): what keeps service mode from
+    ending for silence. Noise on a floating RX pin ends a line about every 128 bytes; such
+    lines would otherwise hold service mode, and a shelf's weight changes, indefinitely."""
+    try:
+        parse_request(line)
+    except DiagError:
+        return False
+    return True
 
 
 class PinFailures:
@@ -112,12 +124,12 @@ class DiagConsole:
             return
         overflowed = lines.overflowed
         requests = lines.feed(data.replace(b"\r", b"\n"))  # terminals send a bare CR on Enter
-        if requests:  # a whole line, a bare newline too: noise on a floating RX pin is rarely one
-            self.session.service.heard(monotonic_ms())
         if lines.overflowed > overflowed:
             self._counters["diag_garbage"] += 1
             port.write(err_line("@", ErrorCode.LINE_TOO_LONG, f"a request is at most {MAX_REQUEST} bytes"))
         for line in requests:
+            if technician_sent(line):
+                self.session.service.heard(monotonic_ms())
             self._answer(port, line)
 
     def _answer(self, port: serial.Serial, line: bytes) -> None:

@@ -8,8 +8,9 @@ twice as long as the one before, from LOCK_MS up to MAX_LOCK_MS. The count of wr
 in a row survives restarts (`record` keeps it, before each PIN is checked), and a node
 that starts with the console locked stays locked for the full period from its start, so
 pulling the power does not buy attempts. Service mode ends after IDLE_MS without a command,
-after SILENCE_MS in which the console received no line at all, on `service end`, or when the
-console's port goes away (a USB gadget port can). A UART cannot tell a cable pulled: the
+after SILENCE_MS in which the console received no request and no bare newline (line noise
+does not count), on `service end`, or when the console's port goes away (a USB gadget port
+can). A UART cannot tell a cable pulled: the
 silence is how a node finds out, so storediag's shell sends a bare newline while the
 technician types nothing.
 """
@@ -100,7 +101,7 @@ class ServiceMode:
         return until is not None and now_ms < min(until, self._heard_until)
 
     def heard(self, now_ms: int) -> None:
-        """A line came in on the console, a bare newline too. Heard after the silence ran out,
+        """A request or a bare newline came in on the console (never noise). Heard after the silence ran out,
         it revives nothing: the cable may be on another laptop by then."""
         if self.active(now_ms):
             self._heard_until = now_ms + SILENCE_MS
