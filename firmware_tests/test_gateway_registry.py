@@ -145,7 +145,7 @@ def test_unknown_role(tmp_path: Path) -> None:
     assert "role" in config_error(write(tmp_path, 'store = "s1"\n' + entry("[device]", "n1", "toaster")))
 
 
-@pytest.mark.parametrize("node", ["Shelf-1", "shelf_1", ""])
+@pytest.mark.parametrize("node", ["Shelf-1", "shelf_1", "", "-shelf-1"])  # provisioning refuses them all
 def test_bad_node_id(tmp_path: Path, node: str) -> None:
     assert "node" in config_error(write(tmp_path, 'store = "s1"\n' + entry("[device]", node, "shelf")))
 

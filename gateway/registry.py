@@ -6,19 +6,15 @@ generated from it.
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import msgspec
 import tomli_w
-from msgspec import Meta
 from nacl.signing import VerifyKey
 
-from edge.protocol.configfile import ConfigError, read_toml
+from edge.protocol.configfile import ConfigError, NodeId, read_toml
 from edge.protocol.filemodes import PRIVATE_FILE, make_dir
 from edge.protocol.keys import KeyFileError, decode_key, encode_key, fingerprint, write_file_atomic
 from edge.protocol.roles import DEVICE_ROLES, Role
-
-NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
 
 
 class RegistryEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -6,14 +6,13 @@ and a bridge credential that may write only that store's `out/` and read only it
 The installer hands the kit to `storeprov init --upstream-kit`; nothing private of upstream's
 ever leaves this home."""
 
-import re
 from pathlib import Path
 from string import Template
 
 import msgspec
 import tomli_w
 
-from edge.protocol.configfile import ConfigError, NodeId, read_toml
+from edge.protocol.configfile import ConfigError, NodeId, id_refusal, port_refusal, read_toml
 from edge.protocol.filemodes import PRIVATE_FILE, SHARED_DIR, SHARED_FILE, make_dir
 from edge.protocol.keys import (
     fingerprint,
@@ -30,9 +29,6 @@ from gateway.provisioning.passwords import mosquitto_hash, new_password
 from upstream.config import load_upstream_config
 from upstream.home import UpstreamHome
 
-# A leading '-' would read as an option to every command that is given the id.
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-ID_RULE = "must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "upstream.conf.template"
 
 
@@ -56,10 +52,8 @@ def bridge_username(store: str) -> str:
 
 def init_upstream(home: UpstreamHome, broker_host: str, broker_port: int, upstream_id: str = "upstream") -> list[str]:
     """Make upstream's keys, its service's broker credential and upstream.toml."""
-    if not _ID.fullmatch(upstream_id):
-        raise UpstreamProvisioningError(f"upstream id {upstream_id!r} {ID_RULE}")
-    if not 1 <= broker_port <= 65535:
-        raise UpstreamProvisioningError(f"broker port {broker_port} is not a TCP port (1-65535)")
+    if (refusal := id_refusal("upstream id", upstream_id) or port_refusal(broker_port)) is not None:
+        raise UpstreamProvisioningError(refusal)
     report: list[str] = []
     make_dir(home.root, SHARED_DIR)  # Mosquitto's group passes through to broker/
     for label, path, make in (
@@ -96,8 +90,8 @@ def _stores(home: UpstreamHome) -> StoresFile:
 
 def add_store(home: UpstreamHome, store: str) -> list[str]:
     """Link `store`: its bridge credential, and the kit its installer takes to the store."""
-    if not _ID.fullmatch(store):
-        raise UpstreamProvisioningError(f"store id {store!r} {ID_RULE}")
+    if (refusal := id_refusal("store id", store)) is not None:
+        raise UpstreamProvisioningError(refusal)
     if not home.config.exists():
         raise UpstreamProvisioningError(f"{home.root} is not an initialised upstream; run `storeup init` first")
     config, _ = load_upstream_config(home.config)

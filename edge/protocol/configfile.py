@@ -1,13 +1,18 @@
 """Config-file conventions shared by every part: TOML decoded strictly into msgspec structs,
-errors that name the file and the key, paths relative to the file, broker settings."""
+errors that name the file and the key, paths relative to the file, broker settings, and the
+id and port rules that provisioning checks before it writes a file."""
 
+import re
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import msgspec
 from msgspec import Meta
 
-NodeId = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z")]
+# Ids become topic segments, broker usernames and directory names; a leading '-' would read
+# as an option to every command that is given the id. Provisioning and every schema share it.
+_ID = r"[a-z0-9][a-z0-9-]{0,63}"
+NodeId = Annotated[str, Meta(pattern=rf"^{_ID}\Z")]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -27,6 +32,22 @@ class BrokerConfig(Section, frozen=True):
     keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 15
     reconnect_min_s: Annotated[int, Meta(ge=1, le=60)] = 1
     reconnect_max_s: Annotated[int, Meta(ge=1, le=3600)] = 60
+
+
+def id_refusal(kind: str, value: str) -> str | None:
+    """Why provisioning refuses `value` as a `kind` ("node id", "store id"), or None: what a
+    NodeId in any config file accepts, checked before anything is written."""
+    if re.fullmatch(_ID, value):
+        return None
+    return f"{kind} {value!r} must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"
+
+
+def port_refusal(port: int) -> str | None:
+    """Why a broker port is refused, or None: one no broker can listen on would otherwise be
+    refused only when the service that uses it starts."""
+    if 1 <= port <= 65535:
+        return None
+    return f"broker port {port} is not a TCP port (1-65535)"
 
 
 def read_toml(path: Path, schema: type[S]) -> S:

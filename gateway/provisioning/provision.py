@@ -1,7 +1,6 @@
 """Creating a site and adding nodes to it. Every step is idempotent: what exists is kept,
 and a node id already bound to another key is refused unless forced."""
 
-import re
 import secrets
 import shutil
 from collections.abc import Mapping
@@ -10,7 +9,7 @@ from pathlib import Path
 import msgspec
 import tomli_w
 
-from edge.protocol.configfile import ConfigError, read_toml
+from edge.protocol.configfile import ConfigError, id_refusal, port_refusal, read_toml
 from edge.protocol.filemodes import PRIVATE_FILE, SHARED_DIR, make_dir
 from edge.protocol.keys import (
     fingerprint,
@@ -31,9 +30,6 @@ from gateway.provisioning.passwords import mosquitto_hash, new_password
 from gateway.provisioning.site import DASHBOARD, Site, StoreKit
 from gateway.registry import Device, Registry, load_registry, save_registry
 
-# A leading '-' would read as an option to every command that is given the id.
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-
 
 class ProvisioningError(Exception):
     """A provisioning step that would destroy or contradict existing identity."""
@@ -52,18 +48,9 @@ def _write_toml(path: Path, document: dict[str, object]) -> None:
     write_file_atomic(path, tomli_w.dumps(document).encode(), PRIVATE_FILE)
 
 
-def _check_port(port: int) -> None:
-    """A port no broker can listen on would be refused only when the gateway starts."""
-    if not 1 <= port <= 65535:
-        raise ProvisioningError(f"broker port {port} is not a TCP port (1-65535)")
-
-
 def _check_id(kind: str, value: str) -> None:
-    """Ids become topic segments, broker usernames and directory names: refuse anything else first."""
-    if not _ID.fullmatch(value):
-        raise ProvisioningError(
-            f"{kind} {value!r} must be 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"
-        )
+    if (refusal := id_refusal(kind, value)) is not None:
+        raise ProvisioningError(refusal)
 
 
 def _take_kit(site: Site, kit: StoreKit) -> UpstreamBridge:
@@ -90,7 +77,8 @@ def init_site(site: Site, store: str, gateway_id: str, broker_host: str, broker_
     _check_id("gateway id", gateway_id)
     if gateway_id == DASHBOARD:
         raise ProvisioningError(f"{DASHBOARD!r} is the dashboard's broker account; choose another gateway id")
-    _check_port(broker_port)
+    if (refusal := port_refusal(broker_port)) is not None:
+        raise ProvisioningError(refusal)
     report: list[str] = []
     make_dir(site.root, SHARED_DIR)  # Mosquitto's group passes through to broker/
     new = _ensure_key(site.gateway_key)
