@@ -1,6 +1,7 @@
 """What the store layout assigns each device (DESIGN section 3): a shelf node reports its own
 shelf's lanes (a shelf node is named after its shelf), a camera the lanes of the shelves it
-watches, a gate the layout's gates. A message naming anything else is refused as
+watches, a gate node the layout's gate named after it (or, named otherwise, any of the
+layout's gates). A message naming anything else is refused as
 `not_assigned`, so one node cannot move another's shelf or book picks on it. Pure.
 """
 
@@ -43,8 +44,17 @@ class Assignments:
                     raise _refused(f"camera {message.dev} does not watch shelf {message.shelf}")
                 self._lanes(message.shelf, message.lanes)
             case Passage() | Alarm():
-                if self.gates is not None and message.gate not in self.gates:
-                    raise _refused(f"gate {message.gate} is not in the layout")
+                self._own_gate(message.dev, message.gate)
+
+    def _own_gate(self, dev: str, gate: str) -> None:
+        """A gate node drives the layout's gate named after it; one named otherwise (the gate
+        config's `name`) may report any gate of the layout, which names no gate's node."""
+        if self.gates is None:
+            return
+        if gate not in self.gates:
+            raise _refused(f"gate {gate} is not in the layout")
+        if dev in self.gates and gate != dev:
+            raise _refused(f"gate node {dev} reported gate {gate}")
 
     def _own_shelf(self, dev: str, shelf: str, lanes: Iterable[int]) -> None:
         if shelf != dev:

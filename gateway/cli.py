@@ -121,7 +121,8 @@ def _reset_marks(journal: Journal, node: str) -> int:
         print(f"storegw: the journal knows no device {node}", file=sys.stderr)
         return 2
     journal.reset_marks(node, wall_ms())
-    print(f"{node}: marks reset; its next message starts them afresh")
+    print(f"{node}: marks reset; its next message starts them afresh (a running gateway applies this before its "
+          "next batch, a stopped one when it starts)")  # fmt: skip
     return 0
 
 

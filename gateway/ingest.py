@@ -10,7 +10,7 @@ as it was and the unacknowledged batch comes back.
 
 import logging
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge.protocol.errors import ProtocolError, Reason
 from edge.protocol.messages import AnyMessage, Hello, State
@@ -113,15 +113,31 @@ class IngestCore:
         self._journal = journal
         self._forward = forward
         self.sequencing = Sequencing(window, journal.high_water_marks(), journal.newest_boots())
-        self.devices: dict[str, DeviceRow] = journal.devices()
+        self.devices: dict[str, DeviceRow] = self._rows_at_marks(journal.devices())
         self.clocks: dict[str, ClockOffset] = {}
+        # the boots journaled per node, read once at its first hello and kept up to date
+        self._boots: dict[str, set[int]] = {}
 
     def reload_marks(self) -> None:
         """Take the sequence marks afresh from the journal: an operator reset a device's."""
         self.sequencing = Sequencing(
             self.sequencing.window, self._journal.high_water_marks(), self._journal.newest_boots()
         )
-        self.devices = self._journal.devices()
+        self.devices = self._rows_at_marks(self._journal.devices())
+
+    def _rows_at_marks(self, rows: dict[str, DeviceRow]) -> dict[str, DeviceRow]:
+        """Device rows whose boot and seq agree with the marks (after a reset they did not),
+        saved: the journal process owns the rows, so it is what mends them."""
+        mended: dict[str, DeviceRow] = {}
+        for dev, row in rows.items():
+            boot = self.sequencing.newest_boot.get(dev, 0)
+            high = self.sequencing.high.get(dev, (0, 0))
+            seq = high[1] if high[0] == boot else 0
+            mended[dev] = row if (row.boot, row.seq) == (boot, seq) else replace(row, boot=boot, seq=seq)
+        for dev, row in mended.items():
+            if row is not rows[dev]:
+                self._journal.save_device(row)
+        return mended
 
     def use(self, verifier: Verifier) -> None:
         """Verify from now on against another registry (one reloaded from disk)."""
@@ -137,10 +153,14 @@ class IngestCore:
         try:
             for incoming in batch:
                 try:
-                    verified = self._verifier.verify(incoming.topic, incoming.payload)
+                    verified = self._verifier.authentic(incoming.topic, incoming.payload)
+                    _place(verified, sequencing)
                     _check_retained(verified, incoming.retained)
-                    _check_bounds(verified.message, incoming.recv_ms, sequencing)
+                    _check_ts(verified.message, incoming.recv_ms)
+                    self._verifier.check_assigned(verified)
                     if isinstance(verified.message, Hello):
+                        # One answer per node and batch: a flood of hellos costs one each.
+                        result.asked = [a for a in result.asked if a.dev != verified.message.dev]
                         result.asked.append(self._asked(verified.message, sequencing))
                         continue
                     new = self._is_new(verified, incoming.payload, sequencing, pending)
@@ -204,13 +224,19 @@ class IngestCore:
         self.sequencing = sequencing
         self.clocks.update(clocks)
         self.devices.update(rows)
+        for message, _ in result.journaled:
+            if message.dev in self._boots:
+                self._boots[message.dev].add(message.boot)
         return result
 
     def _asked(self, hello: Hello, sequencing: Sequencing) -> BootAsked:
         """The newest boot of anything from the sender, journaled or earlier in this batch, that
         genuine starts could have reached: one taken before the bounds (a boot of 2^53, say)
         would leave the node no boot to take."""
-        boots = self._journal.boots_of(hello.dev) | {sequencing.newest_boot.get(hello.dev, 0)}
+        if hello.dev not in self._boots:
+            self._boots[hello.dev] = self._journal.boots_of(hello.dev)
+        newest = sequencing.newest_boot.get(hello.dev)
+        boots = self._boots[hello.dev] | ({newest} if newest is not None else set())
         return BootAsked(hello.dev, hello.nonce, reachable_boot(boots))
 
     def _tally(self, tallies: dict[str, _Tally], dev: str) -> _Tally:
@@ -266,10 +292,17 @@ def _check_retained(verified: Verified, retained: bool) -> None:
                             "was published retained")  # fmt: skip
 
 
-def _check_bounds(message: AnyMessage, recv_ms: int, sequencing: Sequencing) -> None:
+def _place(verified: Verified, sequencing: Sequencing) -> None:
+    """The bounds on boot and seq, first of the body's checks, so that a genuine message
+    refused by a later one still counts as the base of the next bound. Upstream numbers its
+    messages across all its stores, so each store sees gaps in its sequence: not bounded."""
+    if verified.topic.kind is not Kind.UPSTREAM_IN:
+        sequencing.place(verified.message.dev, verified.message.boot, verified.message.seq)
+
+
+def _check_ts(message: AnyMessage, recv_ms: int) -> None:
     if message.ts > recv_ms + TS_AHEAD_MS:
         raise ProtocolError(Reason.TS_AHEAD, f"ts {message.ts} is more than {TS_AHEAD_MS} ms ahead of {recv_ms}")
-    sequencing.check_bounds(message.dev, message.boot, message.seq)
 
 
 def _reused(message: AnyMessage) -> ProtocolError:

@@ -97,11 +97,6 @@ class JournalInsert(NamedTuple):
     payload: bytes
 
 
-# The journal rows that count towards a device's marks: those after its last reset.
-_COUNTED = (
-    "SELECT j.dev, j.boot, j.seq FROM journal j LEFT JOIN mark_resets r ON r.dev = j.dev "
-    "WHERE r.upto_id IS NULL OR j.id > r.upto_id"
-)
 _INSERT = "INSERT OR IGNORE INTO journal(recv_ms, topic, dev, boot, seq, ts, type, payload) VALUES (?,?,?,?,?,?,?,?)"
 
 
@@ -215,13 +210,35 @@ class Journal:
         return {row[0]: DeviceRow(*row) for row in rows}
 
     def high_water_marks(self) -> dict[str, tuple[int, int]]:
-        """The newest (boot, seq) journaled per device since its marks were last reset: the
-        dedupe state to restart from."""
-        rows = self._db.execute(
-            f"WITH counted AS ({_COUNTED}) SELECT dev, boot, max(seq) FROM counted WHERE seq > 0 AND boot = "
-            "(SELECT max(boot) FROM counted c WHERE c.dev = counted.dev AND c.seq > 0) GROUP BY dev"
-        ).fetchall()
-        return {row[0]: (row[1], row[2]) for row in rows}
+        """The newest (boot, seq) of an event journaled per device since its marks were last
+        reset: the dedupe state to restart from."""
+        marks = {dev: self._newest(dev, after, "seq > 0") for dev, after in self._counted_from().items()}
+        return {dev: mark for dev, mark in marks.items() if mark is not None}
+
+    def newest_boots(self) -> dict[str, int]:
+        """The newest boot of anything journaled per device since its marks were last reset."""
+        boots: dict[str, int] = {}
+        for dev, after in self._counted_from().items():
+            found = [mark[0] for where in ("seq > 0", "seq = 0") if (mark := self._newest(dev, after, where))]
+            if found:
+                boots[dev] = max(found)
+        return boots
+
+    def _counted_from(self) -> dict[str, int]:
+        """Per device, the journal id after which its rows count towards its marks."""
+        devs = "SELECT DISTINCT dev FROM journal WHERE seq "
+        senders = {row[0] for where in ("> 0", "= 0") for row in self._db.execute(devs + where)}
+        resets = dict(self._db.execute("SELECT dev, upto_id FROM mark_resets").fetchall())
+        return {dev: resets.get(dev, 0) for dev in senders}
+
+    def _newest(self, dev: str, after_id: int, where: str) -> tuple[int, int] | None:
+        """One walk down a partial unique index from its top (`where` picks the index), so a
+        start costs a few rows per device, however long the journal."""
+        row = self._db.execute(
+            f"SELECT boot, seq FROM journal WHERE dev=? AND {where} AND id > ? ORDER BY boot DESC, seq DESC LIMIT 1",
+            (dev, after_id),
+        ).fetchone()
+        return (row[0], row[1]) if row is not None else None
 
     def boots_of(self, dev: str) -> set[int]:
         """Every boot journaled from `dev`, whatever resets its marks had: the journal's unique
@@ -230,19 +247,16 @@ class Journal:
         boots = "SELECT DISTINCT boot FROM journal WHERE dev=? AND seq "
         return {row[0] for query in (boots + "> 0", boots + "= 0") for row in self._db.execute(query, (dev,))}
 
-    def newest_boots(self) -> dict[str, int]:
-        return dict(self._db.execute(f"WITH counted AS ({_COUNTED}) SELECT dev, max(boot) FROM counted GROUP BY dev"))
-
     def reset_marks(self, dev: str, now_ms: int) -> None:
-        """Forget a device's marks (its next message starts them afresh), say so to a running
-        journal process through `marks_generation`, and set its device row to match."""
+        """Forget a device's marks (its next message starts them afresh) and say so to a
+        running journal process through `marks_generation`; the journal process, which owns
+        the device rows, mends the device's row to match when it rereads the marks."""
         self.begin()
         try:
             upto = self._db.execute("SELECT coalesce(max(id), 0) FROM journal").fetchone()[0]
             self._db.execute(
                 "INSERT OR REPLACE INTO mark_resets(dev, upto_id, at_ms) VALUES (?,?,?)", (dev, upto, now_ms)
             )
-            self._db.execute("UPDATE devices SET boot=0, seq=0 WHERE dev=?", (dev,))
             self._db.execute(
                 "INSERT INTO meta(key, value) VALUES ('marks_reset', 1) ON CONFLICT(key) DO UPDATE SET value=value+1"
             )

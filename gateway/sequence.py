@@ -8,11 +8,13 @@ newest seen.
 
 Bounds (DESIGN section 3): no single message may move a sender's marks so far that its
 genuine later messages are refused. A boot may step at most BOOT_STEP above the newest
-seen; within a boot, seq at most one window above the mark, so that every genuine number
-below a jump that was let in still falls inside the window; a new boot starts within one
-window of 1. A device with no marks yet (new, or reset by an operator) is not bounded:
-there is nothing it could be locked out of, and a gateway with a fresh journal must not
-refuse a fleet that has been running.
+seen; within a boot, seq at most one window above the newest place any authentic message
+within the bounds took, accepted or refused later (so genuine messages refused for a
+reason of their own, a clock ahead or a lane the layout lacks, leave no gap that locks the
+rest out), and every genuine number below a jump that was let in still falls inside the
+window; a new boot starts within one window of 1. A device with no marks yet (new, or
+reset by an operator) is not bounded: there is nothing it could be locked out of, and a
+gateway with a fresh journal must not refuse a fleet that has been running.
 """
 
 from collections.abc import Iterable
@@ -22,9 +24,10 @@ from typing import Final
 
 from edge.protocol.errors import ProtocolError, Reason
 
-# A node's boot goes up by one per start and the gateway sees every start's `state`, so a
-# step of more than a few is a glitch; 100 leaves room for restarts the broker never carried.
-BOOT_STEP: Final = 100
+# A node's boot goes up by one per start, but a node with boot state that cannot reach the
+# gateway starts on its own count (edge/runtime/boot_ask.py), and crash-looping so for two
+# weeks adds about 100,000; a glitch or a hostile value is almost always far beyond.
+BOOT_STEP: Final = 100_000
 
 
 class Verdict(Enum):
@@ -38,9 +41,11 @@ class Sequencing:
     window: int = 1024
     high: dict[str, tuple[int, int]] = field(default_factory=dict)
     newest_boot: dict[str, int] = field(default_factory=dict)
+    # the newest place an authentic event within the bounds took, accepted or not
+    placed: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def copy(self) -> "Sequencing":
-        return Sequencing(self.window, dict(self.high), dict(self.newest_boot))
+        return Sequencing(self.window, dict(self.high), dict(self.newest_boot), dict(self.placed))
 
     def classify_event(self, dev: str, boot: int, seq: int) -> Verdict:
         mark = self.high.get(dev)
@@ -50,19 +55,24 @@ class Sequencing:
             return Verdict.IN_WINDOW
         return Verdict.OLD
 
-    def check_bounds(self, dev: str, boot: int, seq: int) -> None:
-        """Raise ProtocolError for a boot or seq that jumps past the bounds."""
+    def place(self, dev: str, boot: int, seq: int) -> None:
+        """Raise ProtocolError for a boot or seq that jumps past the bounds; otherwise note the
+        message's place, whatever becomes of it, as the base of the next bound."""
         newest = self.newest_boot.get(dev)
         if newest is not None and boot > newest + BOOT_STEP:
             raise ProtocolError(
                 Reason.BOOT_JUMP, f"boot {boot} is more than {BOOT_STEP} above {newest}, the newest seen"
             )
-        mark = self.high.get(dev)
-        if seq == 0 or mark is None or boot < mark[0]:
+        if seq == 0:
             return
-        base = mark[1] if boot == mark[0] else 0
-        if seq > base + self.window:
-            raise ProtocolError(Reason.SEQ_JUMP, f"{boot}/{seq} is more than {self.window} above {boot}/{base}")
+        marks = [mark for mark in (self.high.get(dev), self.placed.get(dev)) if mark is not None]
+        if marks and boot >= max(marks)[0]:
+            newest_place = max(marks)
+            base = newest_place[1] if boot == newest_place[0] else 0
+            if seq > base + self.window:
+                raise ProtocolError(Reason.SEQ_JUMP, f"{boot}/{seq} is more than {self.window} above {boot}/{base}")
+        if (boot, seq) > self.placed.get(dev, (0, 0)):
+            self.placed[dev] = (boot, seq)
 
     def state_is_current(self, dev: str, boot: int) -> bool:
         return boot >= self.newest_boot.get(dev, 0)
@@ -75,10 +85,11 @@ class Sequencing:
 
 
 def reachable_boot(boots: Iterable[int]) -> int:
-    """The newest of `boots` reached from the oldest by steps no larger than BOOT_STEP: what a
-    device's own starts made, leaving out a jump taken before the bounds existed."""
-    reached = 0
-    for boot in sorted(boots):
+    """The newest of `boots` reached from the oldest by steps no larger than BOOT_STEP, 0 for
+    none: what a device's own starts made, leaving out a jump taken before the bounds."""
+    ordered = sorted(boots)
+    reached = ordered[0] if ordered else 0
+    for boot in ordered[1:]:
         if boot > reached + BOOT_STEP:
             break
         reached = boot

@@ -121,7 +121,6 @@ class Gateway:
         # The operator view's retained topics as they stand: published on every connect, and
         # what the sweep after it keeps (any other retained topic of ours is stale).
         self._retained: dict[str, bytes] = {}
-        self._cleared: set[str] = set()  # event topics whose retained copy we cleared: the echo is ours
         self._summary = Summary(0, 0, 0, 0)
         self._view_lock = threading.Lock()
         self._upstream: UpstreamLinkState = "none" if config.upstream is None else "down"
@@ -257,15 +256,15 @@ class Gateway:
                 log.warning("clearing a command retained on %s: nodes never obey one", message.topic)
                 client.publish(message.topic, b"", qos=1, retain=True)
             return
-        if not message.payload and message.topic in self._cleared:  # our clearing, coming back
-            self._cleared.discard(message.topic)
+        if not message.payload and "/event/" in message.topic:
+            # An empty payload is how a retained message is cleared (by us below, even before a
+            # restart, or by a device undoing its own): it carries nothing to journal or count.
             client.ack(message.mid, message.qos)
             return
-        if message.retain and message.payload and "/event/" in message.topic:
+        if message.retain and "/event/" in message.topic:
             # Events are never retained (DESIGN section 3): take it off the broker, or every
             # subscribe would hand it over again. Ingest refuses this copy as `retained`.
             log.warning("clearing an event retained on %s", message.topic)
-            self._cleared.add(message.topic)
             client.publish(message.topic, b"", qos=1, retain=True)
         wire = (message.topic, bytes(message.payload), self._clock(), bool(message.retain))
         self._queue.put(_Received(wire, message.mid, message.qos, self._connection))

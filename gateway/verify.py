@@ -51,6 +51,19 @@ class Verifier:
         self._assignments = assignments or Assignments()
 
     def verify(self, topic: str, payload: bytes) -> Verified:
+        """Every check of a message on its own: authentic, then assigned to its sender."""
+        verified = self.authentic(topic, payload)
+        self.check_assigned(verified)
+        return verified
+
+    def check_assigned(self, verified: Verified) -> None:
+        """`not_assigned` unless the layout lets the sender report what the message names."""
+        if verified.topic.kind is not Kind.UPSTREAM_IN:
+            self._assignments.check(verified.message)
+
+    def authentic(self, topic: str, payload: bytes) -> Verified:
+        """Topic, sender and role, size, signature, schema, header against topic: what the
+        sequence checks need to know before the message's body is judged."""
         where = parse_topic(topic)
         if where.store == self._registry.store and where.kind is Kind.UPSTREAM_IN:
             return self._from_upstream(where, topic, payload)
@@ -68,7 +81,6 @@ class Verifier:
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} from {message.dev} published on {topic}")
         if (message.seq == 0) != (message.type in UNSEQUENCED_TYPES):
             raise ProtocolError(Reason.HEADER_MISMATCH, f"{message.type} with seq {message.seq} on {topic}")
-        self._assignments.check(message)
         return Verified(where, message, data)
 
     def _from_upstream(self, where: Topic, topic: str, payload: bytes) -> Verified:
