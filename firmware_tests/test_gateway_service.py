@@ -50,3 +50,15 @@ def test_a_node_provisioned_while_the_gateway_runs_is_journaled_without_a_restar
     wait_until(lambda: len(store.journaled("camera-09", "presence")) == 20, 20, "the new node's events")
     assert store.rejects() == {}
     assert gateway.poll() is None, "the gateway was restarted"
+
+
+def test_a_message_on_a_malformed_command_topic_is_refused_not_taken_for_a_command(make_store) -> None:  # type: ignore[no-untyped-def]
+    """Under its command subscription the gateway takes a topic for a command only as the
+    protocol's parser reads one; anything else is refused and counted like any malformed
+    topic, not dropped unseen."""
+    store: Store = make_store([("shelf-01", Role.SHELF)])
+    hand = TestClient.as_file_user(store.port, "gateway", store.site.gateway_password, "a-hand")
+    hand.publish("store/test/node/shelf-01/cmd/Open", b"{}", retain=True)  # no message type: upper case
+    hand.close()
+    store.start_gateway()
+    wait_until(lambda: store.rejects() == {"bad_topic": 1}, 20, "the malformed topic refused")

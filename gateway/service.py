@@ -32,16 +32,19 @@ import paho.mqtt.client as mqtt
 
 from edge.protocol.clock import wall_ms
 from edge.protocol.configfile import ConfigError, read_password, resolve
+from edge.protocol.errors import ProtocolError
 from edge.protocol.keys import load_signing_key, load_verify_key
 from edge.protocol.messages import UNSTAMPED, BootAnswer
 from edge.protocol.session import persistent_client
 from edge.protocol.status import Availability, GatewayStatus, Rates, UpstreamLinkState
 from edge.protocol.topics import (
+    Kind,
     cmd_subscription,
     gateway_alerts_topic,
     gateway_prefix,
     gateway_state_topic,
     node_subscriptions,
+    parse_topic,
     upstream_link_topic,
     upstream_subscription,
 )
@@ -235,8 +238,12 @@ class Gateway:
         return topic.startswith(f"{self._prefix}/") or topic.startswith(f"{prefix}/device/{self.config.store}-")
 
     def _command(self, topic: str) -> bool:
-        parts = topic.split("/")
-        return len(parts) == 6 and parts[:3] == ["store", self.config.store, "node"] and parts[4] == "cmd"
+        """A command topic of this store; a malformed one is not, so ingest refuses and counts it."""
+        try:
+            parsed = parse_topic(topic)
+        except ProtocolError:
+            return False
+        return parsed.kind is Kind.CMD and parsed.store == self.config.store
 
     def _arrived(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if message.topic == upstream_link_topic(self.config.store):
