@@ -14,10 +14,10 @@ from gateway.provisioning.flash import UNIT_TEMPLATE
 from hw.boards import BOARDS
 
 FILES = [
-    NodeFile("node.toml", 'node = "gate-1"\nrole = "gate"\n', secret=False),
-    NodeFile("device.key", "not-a-real-key\n", secret=True),
-    NodeFile("mqtt.pass", "not-a-real-password\n", secret=True),
-    NodeFile("gateway.key.pub", "public\n", secret=False),
+    NodeFile("node.toml", 'node = "gate-1"\nrole = "gate"\n'),
+    NodeFile("device.key", "not-a-real-key\n"),
+    NodeFile("mqtt.pass", "not-a-real-password\n"),
+    NodeFile("gateway.key.pub", "public\n"),
 ]
 FIRMWARE = Firmware("storeedge-0.1.0-py3-none-any.whl", "ab" * 32)
 
@@ -75,12 +75,10 @@ def test_cloud_init_renders_the_network_config_for_network_manager(tmp_path: Pat
     assert "method=auto" in text
 
 
-def test_secrets_are_0600_and_everything_belongs_to_the_service_user_after_it_exists() -> None:
+def test_the_nodes_files_are_0600_and_belong_to_the_service_user_after_it_exists() -> None:
     files = written(boot_for(Role.GATE))
-    assert files[f"{HOME}/device.key"]["permissions"] == "0600"
-    assert files[f"{HOME}/mqtt.pass"]["permissions"] == "0600"
-    assert files[f"{HOME}/node.toml"]["permissions"] == "0644"
     for name in ("device.key", "mqtt.pass", "node.toml", "gateway.key.pub"):
+        assert files[f"{HOME}/{name}"]["permissions"] == "0600", "secret or not, nobody else's"
         assert files[f"{HOME}/{name}"]["owner"] == "storeedge:storeedge"
         assert files[f"{HOME}/{name}"]["content"] == next(f.text for f in FILES if f.name == name)
     assert all(entry["defer"] is True for entry in files.values())
