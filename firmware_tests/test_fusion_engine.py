@@ -4,7 +4,7 @@ test_fusion_scenarios."""
 
 from edge.protocol.messages import Interaction
 from firmware_tests.fusion_stream import LAYOUT, T0, Stream, shopper
-from gateway.fusion.engine import MAX_INSIDE, FusionEngine
+from gateway.fusion.engine import MAX_INSIDE, MAX_UNGRANTED_INSIDE, FusionEngine
 
 
 def test_a_pick_lands_on_the_receipt_final_after_the_settle_window() -> None:
@@ -67,14 +67,51 @@ def test_replaying_the_same_messages_gives_the_same_receipts() -> None:
 
 def test_a_gate_cannot_make_the_engine_hold_more_than_max_inside_people() -> None:
     """Each person inside holds a bound track every frame is matched against: a gate's flood
-    of passages in (issue 20) is left out past MAX_INSIDE, counted, and a frame stays cheap."""
+    of passages in (issue 20) is left out past MAX_INSIDE on grants given and past
+    MAX_UNGRANTED_INSIDE on others, counted, and a frame stays cheap."""
     stream = Stream()
     for n in range(MAX_INSIDE + 44):
+        stream.palm_match(500 + n, f"p-{n}", f"acct-{n}")
+        stream.passage(1_000 + n, "in", f"p-{n}")
         stream.passage(1_000 + n, "in", f"forged-{n}")
     engine = FusionEngine(LAYOUT)
     for recv, message in stream.messages:
         engine.apply(message, T0 + recv)
     engine.advance(T0 + 10_000)
-    assert len(engine.sessions) == MAX_INSIDE
-    assert engine.stats.passages_dropped == 44
-    assert sum(track.bound for track in engine.tracker.tracks.values()) == MAX_INSIDE
+    assert len(engine.sessions) == MAX_INSIDE + MAX_UNGRANTED_INSIDE
+    assert sum(session.account is not None for session in engine.sessions.values()) == MAX_INSIDE
+    assert engine.stats.passages_dropped == 44 + MAX_INSIDE + 44 - MAX_UNGRANTED_INSIDE
+    assert sum(track.bound for track in engine.tracker.tracks.values()) == MAX_INSIDE + MAX_UNGRANTED_INSIDE
+
+
+def test_passages_on_grants_never_given_cannot_keep_a_granted_shopper_out() -> None:
+    """Issue 20 review: 300 passages in naming made-up grants filled MAX_INSIDE for good (a
+    place was freed only by a passage out), so an hour later a shopper let in on a real grant
+    opened no session, and the journal's replay rebuilt the same. Now such people have their
+    own few places, and one the cameras never see is gone after UNGRANTED_UNSEEN_MS."""
+    stream = Stream()
+    for n in range(300):
+        stream.passage(1_000 + n, "in", f"forged-{n}")
+    hour = 3_600_000
+    stream.qr(hour, "q-ann", "acct-ann")
+    stream.passage(hour + 1_000, "in", "q-ann")
+    stream.passage(hour + 2_000, "in", "lost-qr")  # a grant whose qr never arrived
+    stream.passage(hour + 3_000, "in", "forged-late")
+
+    def replayed() -> FusionEngine:
+        engine = FusionEngine(LAYOUT)
+        for recv, message in stream.messages:
+            engine.apply(message, T0 + recv)
+        engine.advance(T0 + hour + 10_000)
+        return engine
+
+    engine = replayed()
+    assert engine.people_of("s-q-ann") == (1, 1)
+    assert engine.sessions["s-q-ann"].account == "acct-ann"
+    assert engine.people_of("s-lost-qr") == (1, 1) and engine.people_of("s-forged-late") == (1, 1)
+    assert engine.stats.passages_dropped == 300 - MAX_UNGRANTED_INSIDE
+    assert not any(session.startswith("s-forged-") and session != "s-forged-late" for session in engine.sessions)
+    assert engine.stats.receipts == MAX_UNGRANTED_INSIDE and engine.stats.reviewed == MAX_UNGRANTED_INSIDE
+    assert sum(track.bound for track in engine.tracker.tracks.values()) == 3
+    again = replayed()
+    assert (again.stats, list(again.sessions)) == (engine.stats, list(engine.sessions))

@@ -13,7 +13,15 @@ from gateway.config import OperatorConfig
 from gateway.fusion.engine import MAX_INSIDE, FusionEngine
 from gateway.fusion.model import Flag, FusedReceipt, ReceiptFinal
 from gateway.layout import StoreLayout
-from gateway.operator.view import CLEARED, MAX_LANES, MAX_RETAINED_BYTES, MAX_SESSIONS, MAX_SHELVES, OperatorView
+from gateway.operator.view import (
+    CLEARED,
+    MAX_ALERTS,
+    MAX_LANES,
+    MAX_RETAINED_BYTES,
+    MAX_SESSIONS,
+    MAX_SHELVES,
+    OperatorView,
+)
 
 DEVICES = {"shelf-01": "shelf", "gate-01": "gate", "camera-01": "camera"}
 PREFIX = "store/small/gateway"
@@ -272,7 +280,8 @@ def test_a_payload_over_the_bound_is_never_handed_out() -> None:
 def test_what_the_engine_leaves_out_at_its_bounds_is_alerted_once_with_its_count() -> None:
     stream = Stream()
     for n in range(MAX_INSIDE + 3):
-        stream.passage(1_000 + n, "in", f"forged-{n}")
+        stream.palm_match(500 + n, f"p-{n}", f"acct-{n}")
+        stream.passage(1_000 + n, "in", f"p-{n}")
     engine = FusionEngine(LAYOUT)
     view = view_of(engine)
     view.take(T0)
@@ -283,3 +292,26 @@ def test_what_the_engine_leaves_out_at_its_bounds_is_alerted_once_with_its_count
     assert [(a.kind, a.reason, a.count) for a in changes.alerts] == [("derived_failed", "passages_dropped", 3)]
     assert sum("/sessions/" in topic for topic in changes.retained) == MAX_INSIDE <= MAX_SESSIONS
     assert view.take(T0 + 11_000).alerts == []
+
+
+def test_a_view_whose_take_keeps_failing_holds_at_most_max_alerts_and_counts_the_rest() -> None:
+    """Issue 20 review: a take that kept raising never drained the alerts, and every failure
+    the worker counted (view.fail) added one: memory grew without bound."""
+    view = view_of()
+    topics = view._topics
+    view._topics = lambda devices, now_ms: 1 / 0  # type: ignore[assignment,method-assign,return-value]
+    for n in range(3 * MAX_ALERTS):
+        view.fail(T0 + n, "view_error", "shelf-01", "a bug the message found")
+        with pytest.raises(ZeroDivisionError):
+            view.take(T0 + n)
+    view._topics = topics  # type: ignore[method-assign]
+    alerts = view.take(T0 + 3 * MAX_ALERTS).alerts
+    assert len(alerts) == MAX_ALERTS + 1
+    assert {(a.reason, a.ts_ms) for a in alerts[:MAX_ALERTS]} == {("view_error", T0 + n) for n in range(MAX_ALERTS)}
+    assert (alerts[-1].kind, alerts[-1].reason, alerts[-1].count) == (
+        "derived_failed",
+        "alerts_dropped",
+        2 * MAX_ALERTS,
+    )
+    assert view.failed == {"view_error": 3 * MAX_ALERTS, "alerts_dropped": 2 * MAX_ALERTS}
+    assert view.take(T0 + 3 * MAX_ALERTS + 1).alerts == []

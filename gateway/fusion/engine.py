@@ -48,6 +48,15 @@ EXIT_REACH_MM: Final = 700.0  # from the gate, where the cameras place someone p
 # stolen, its firmware broken) must not make every frame cost thousands of times a store's
 # (DESIGN section 5). No store holds this many shoppers at once.
 MAX_INSIDE: Final = 256
+# A passage naming a grant the engine never saw given (no `qr` or palm `decision` for it:
+# one that was lost, or a gate's made-up passages) still opens a session, for review. Such
+# people have their own few places, so made-up passages never take a granted shopper's, and
+# one the cameras have not seen for UNGRANTED_UNSEEN_MS (message time, from the passage or
+# the last sighting) is taken to have left unseen: their place is freed and their session
+# closes for review. Places were otherwise freed only by a passage out, which a gate making
+# passages up never sends.
+MAX_UNGRANTED_INSIDE: Final = 16
+UNGRANTED_UNSEEN_MS: Final = 600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +155,8 @@ class FusionStats:
     unknown_grants: int = 0
     unmatched_exits: int = 0
     detections_dropped: int = 0  # presence detections left out at the tracker's bounds
-    passages_dropped: int = 0  # passages in left out with MAX_INSIDE people inside
+    passages_dropped: int = 0  # passages in left out at MAX_INSIDE or MAX_UNGRANTED_INSIDE
+    unseen_left: int = 0  # people on grants never given, gone after UNGRANTED_UNSEEN_MS unseen
 
 
 class FusionEngine:
@@ -166,6 +176,7 @@ class FusionEngine:
         self._accounts: dict[str, str] = {}  # grant req: account
         self._open_by_account: dict[str, str] = {}
         self._people: dict[int, _Person] = {}  # track id: person inside
+        self._ungranted: dict[int, _Person] = {}  # those of _people who came in on a grant never given
         self._left: list[_Person] = []  # people gone whose receipts are not final yet
         self._reaches: dict[str, list[_Reach]] = {}  # shelf: recent reaches
         self._pending: list[_Pending] = []
@@ -203,11 +214,13 @@ class FusionEngine:
         while queue and queue[0][0] <= horizon:
             key, _, message, offset = heapq.heappop(queue)
             self._resolve_weights(key, outputs)
+            self._expire_unseen(key, outputs)
             self._released_ms = key
             self._handle(message, offset, key, outputs)
         if horizon > self._released_ms:
             self._released_ms = horizon
         self._resolve_weights(self._released_ms, outputs)
+        self._expire_unseen(self._released_ms, outputs)
         self._finalise(outputs)
         return outputs
 
@@ -277,10 +290,10 @@ class FusionEngine:
         if passage.dir == "in":
             if passage.grant is None:
                 return
-            if len(self._people) >= MAX_INSIDE:
+            account = self._accounts.get(passage.grant)
+            if self._full(account is not None):
                 self.stats.passages_dropped += 1
                 return
-            account = self._accounts.get(passage.grant)
             if account is None:
                 self.stats.unknown_grants += 1
             session_id = self._open_by_account.get(account) if account is not None else None
@@ -300,14 +313,44 @@ class FusionEngine:
             person = _Person(track, session_id, t)
             session.people.append(person)
             self._people[track.id] = person
+            if account is None:
+                self._ungranted[track.id] = person
             outputs.append(SessionOpened(session_id, account, t, companion))
             return
         leaving = self._nearest_person(t, gx, gy)
         if leaving is None:
             self.stats.unmatched_exits += 1
             return
+        self._gone(leaving, t, outputs)
+
+    def _full(self, granted: bool) -> bool:
+        """Whether a passage in on a grant given (or never given) finds no place left."""
+        ungranted = len(self._ungranted)
+        if granted:
+            return len(self._people) - ungranted >= MAX_INSIDE
+        return ungranted >= MAX_UNGRANTED_INSIDE
+
+    def _expire_unseen(self, until_ms: int, outputs: list[FusionOutput]) -> None:
+        """People on grants never given whom no camera has seen for UNGRANTED_UNSEEN_MS by
+        until_ms leave, at that moment and in its order, so a replay does the same."""
+        if not self._ungranted:
+            return  # as almost always: this runs for every message
+        due = sorted(
+            (person.track.t_ms + UNGRANTED_UNSEEN_MS, track_id, person)
+            for track_id, person in self._ungranted.items()
+            if person.track.t_ms + UNGRANTED_UNSEEN_MS <= until_ms
+        )
+        for gone_ms, _, person in due:
+            self.stats.unseen_left += 1
+            detail = f"came in on a grant never given and unseen for {UNGRANTED_UNSEEN_MS // 1000} s: taken as gone"
+            self._flag(person.session, "unseen", gone_ms, (), detail, outputs)
+            self._gone(person, gone_ms, outputs)
+
+    def _gone(self, leaving: _Person, t: int, outputs: list[FusionOutput]) -> None:
+        """`leaving` is out of the store at t; their session closes when nobody of it is left inside."""
         leaving.exited_ms = t
         del self._people[leaving.track.id]
+        self._ungranted.pop(leaving.track.id, None)
         self.tracker.release(leaving.track.id)
         self._left.append(leaving)
         session = self.sessions[leaving.session]

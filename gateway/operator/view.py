@@ -26,7 +26,7 @@ import msgspec
 from edge.protocol.messages import Alarm, AnyMessage, Health, State, Telemetry, Weight
 from edge.protocol.topics import gateway_device_topic, gateway_session_topic, gateway_shelf_topic
 from gateway.config import OperatorConfig
-from gateway.fusion.engine import MAX_INSIDE, FusionEngine
+from gateway.fusion.engine import MAX_INSIDE, MAX_UNGRANTED_INSIDE, FusionEngine
 from gateway.fusion.model import FusedReceipt, FusionOutput, ReceiptFinal
 from gateway.layout import StoreLayout
 from gateway.operator.alerts import Alert
@@ -42,6 +42,10 @@ MAX_LANES: Final = 64
 MAX_SHELVES: Final = 64  # shelves that reported weights but are not in the layout
 MAX_SESSIONS: Final = 256
 MAX_RETAINED_BYTES: Final = 64 * 1024
+# Alerts wait here for the next take; a take that keeps failing (the worker counts it and
+# goes on) must not let every failure it counts meanwhile pile up. Past this many, an alert
+# is only counted, and the next take that succeeds says how many were left out.
+MAX_ALERTS: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,7 @@ class OperatorView:
         self._engine_dropped = (0, 0)  # the engine's detections and passages dropped, as last seen
         self._review: dict[str, tuple[FusedReceipt, SessionView]] = {}
         self._alerts: list[Alert] = []
+        self._alerts_dropped = 0  # left out at MAX_ALERTS since the last take that succeeded
         self._published: dict[str, bytes] = {}
         self._discovery_made: tuple[object, dict[str, bytes]] | None = None  # (what it was made of, messages)
 
@@ -156,7 +161,13 @@ class OperatorView:
     def fail(self, at_ms: int, reason: str, dev: str, detail: str, count: int = 1) -> None:
         """Something derived from a message was left out or failed: counted, and alerted."""
         self.failed[reason] += count
-        self._alerts.append(Alert(at_ms, "derived_failed", reason, dev, detail, count))
+        self._alert(Alert(at_ms, "derived_failed", reason, dev, detail, count))
+
+    def _alert(self, alert: Alert) -> None:
+        if len(self._alerts) < MAX_ALERTS:
+            self._alerts.append(alert)
+        else:
+            self._alerts_dropped += 1
 
     def _heard(self, device: _Device, message: AnyMessage, recv_ms: int) -> None:
         node = message.dev
@@ -170,7 +181,7 @@ class OperatorView:
                 self._health(node, device, message, recv_ms)
             case Alarm(kind=kind, gate=gate):
                 what = "someone passed in with no grant" if kind == "door_forced" else "the passage stayed blocked"
-                self._alerts.append(Alert(recv_ms, kind, kind, node, f"gate {gate}: {what}"))
+                self._alert(Alert(recv_ms, kind, kind, node, f"gate {gate}: {what}"))
         now = self._availability(device, recv_ms)
         if now in ("offline", "stopped") and was not in ("offline", "stopped"):
             self._raise(node, device, recv_ms, "device_offline", now, f"{node} is {now}")
@@ -195,11 +206,11 @@ class OperatorView:
 
     def _raise(self, node: str, device: _Device, at_ms: int, kind: str, reason: str, detail: str) -> None:
         device.alerts.add(kind)
-        self._alerts.append(Alert(at_ms, kind, reason, node, detail))  # type: ignore[arg-type]
+        self._alert(Alert(at_ms, kind, reason, node, detail))  # type: ignore[arg-type]
 
     def _clear(self, node: str, device: _Device, at_ms: int, kind: str, detail: str) -> None:
         device.alerts.discard(kind)
-        self._alerts.append(Alert(at_ms, kind, "cleared", node, detail, active=False))  # type: ignore[arg-type]
+        self._alert(Alert(at_ms, kind, "cleared", node, detail, active=False))  # type: ignore[arg-type]
 
     def _finished(self, receipt: FusedReceipt) -> None:
         if not receipt.review:
@@ -211,7 +222,7 @@ class OperatorView:
         )  # fmt: skip
         self._review[receipt.session] = (receipt, view)
         detail = f"receipt {receipt.session} for review: {', '.join(sorted(set(reasons)))}"
-        self._alerts.append(Alert(receipt.final_ms, "review", reasons[0] if reasons else "", receipt.session, detail))
+        self._alert(Alert(receipt.final_ms, "review", reasons[0] if reasons else "", receipt.session, detail))
 
     # -- reading --------------------------------------------------------------------------
 
@@ -234,6 +245,11 @@ class OperatorView:
             else:
                 self._published[topic] = payload
         alerts, self._alerts = self._alerts, []
+        dropped, self._alerts_dropped = self._alerts_dropped, 0
+        if dropped:
+            self.failed["alerts_dropped"] += dropped
+            detail = f"{dropped} alerts left out: the view holds {MAX_ALERTS} until a take succeeds"
+            alerts.append(Alert(now_ms, "derived_failed", "alerts_dropped", self._store, detail, dropped))
         return Changes(changed, alerts)
 
     def _engine_bounds(self, now_ms: int) -> None:
@@ -247,7 +263,10 @@ class OperatorView:
             detail = f"{detections} presence detections left out at the tracker's bounds"
             self.fail(now_ms, "detections_dropped", self._store, detail, detections)
         if passages:
-            detail = f"{passages} passages in left out: the fusion engine holds {MAX_INSIDE} people inside at most"
+            detail = (
+                f"{passages} passages in left out: the fusion engine holds at most {MAX_INSIDE} people inside "
+                f"on grants given and {MAX_UNGRANTED_INSIDE} on grants it never saw given"
+            )
             self.fail(now_ms, "passages_dropped", self._store, detail, passages)
         self._engine_dropped = dropped
 
