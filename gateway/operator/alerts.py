@@ -19,7 +19,8 @@ AlertKind = Literal[
     "journal_stalled",  # the gateway's journal stopped committing; cleared when it commits again
     # what the gateway derives from a message (dashboard topics, fusion) was left out at a
     # bound or failed; reason: lanes_dropped, shelves_dropped, sessions_dropped,
-    # detections_dropped, passages_dropped, oversize, fusion_error, view_error. The message itself is journaled
+    # detections_dropped, passages_dropped, oversize, fusion_error, view_error, alerts_dropped
+    # (a view failing so long that its own alerts piled up). The message itself is journaled
     # and acknowledged all the same
     "derived_failed",
 ]
