@@ -16,11 +16,18 @@ from firmware_tests.mqtt_client import TestClient
 from hw.sim.traffic import synthetic_event
 
 
-def assert_exactly_once_in_order(store: Store, dev: str, expected: list[tuple[int, int]]) -> None:
-    journaled = store.journaled(dev)
+def assert_exactly_once_in_order(store: Store, dev: str, made: int, kind: str = "weight") -> None:
+    """The `made` events of `kind` a device made in boot 1, each journaled once and in order,
+    and none lost. Its other events share its sequence numbers: a node's health comes every
+    interval_s (30 s), which a run on a slow machine outlasts. So the numbers are checked
+    over all its types: every one from 1 to the last journaled, once."""
+    journaled = store.journaled(dev, kind)
     assert len(journaled) == len(set(journaled)), "an event was journaled twice"
-    assert sorted(journaled) == sorted(expected), f"{len(set(expected) - set(journaled))} events lost"
     assert journaled == sorted(journaled), "events of one device were journaled out of order"
+    numbered = sorted(store.query("SELECT boot, seq FROM journal WHERE dev=? AND boot=1 AND seq>0", dev))
+    missing = sorted({(1, seq) for seq in range(1, len(numbered) + 1)} - set(numbered))
+    assert numbered == [(1, seq) for seq in range(1, len(numbered) + 1)], f"sequence numbers missing: {missing}"
+    assert {boot for boot, _ in journaled} == {1} and len(journaled) == made, f"{made - len(journaled)} events lost"
 
 
 def test_ten_thousand_events_are_each_journaled_exactly_once(make_store) -> None:  # type: ignore[no-untyped-def]
@@ -29,7 +36,7 @@ def test_ten_thousand_events_are_each_journaled_exactly_once(make_store) -> None
     node = store.start_node("shelf-01", 10_000, 0)
     assert node.wait(120) == 0
     wait_until(lambda: len(store.journaled("shelf-01")) >= 10_000, 60, "10,000 journaled events")
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 10_001)])
+    assert_exactly_once_in_order(store, "shelf-01", 10_000)
 
 
 def test_gateway_killed_mid_stream_loses_and_repeats_nothing(make_store) -> None:  # type: ignore[no-untyped-def]
@@ -44,7 +51,7 @@ def test_gateway_killed_mid_stream_loses_and_repeats_nothing(make_store) -> None
     assert node.wait(120) == 0
     wait_until(lambda: len(store.journaled("shelf-01")) >= 6_000, 60, "all 6,000 events after the restart")
     assert during_outage < 6_000, "the gateway was killed after the stream had ended"
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 6_001)])
+    assert_exactly_once_in_order(store, "shelf-01", 6_000)
 
 
 def test_broker_stopped_for_ten_seconds_while_node_produces(make_store) -> None:  # type: ignore[no-untyped-def]
@@ -63,9 +70,8 @@ def test_broker_stopped_for_ten_seconds_while_node_produces(make_store) -> None:
         60,
         "every event after the broker came back",
     )
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 3_001)])
-    camera_events = store.journaled("camera-01", "presence")
-    assert camera_events == [(1, seq) for seq in range(1, 3_001)]
+    assert_exactly_once_in_order(store, "shelf-01", 3_000)
+    assert_exactly_once_in_order(store, "camera-01", 3_000, "presence")
 
 
 def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> None:  # type: ignore[no-untyped-def]
@@ -82,7 +88,7 @@ def test_node_killed_with_unsent_spool_resends_it_after_restart(make_store) -> N
     restarted = store.start_node("shelf-01", 0, 0)
     assert restarted.wait(60) == 0
     wait_until(lambda: len(store.journaled("shelf-01")) >= 400, 30, "the resent spool")
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 401)])
+    assert_exactly_once_in_order(store, "shelf-01", 400)
     assert store.spooled("shelf-01") == 0
     states = store.query("SELECT boot FROM journal WHERE dev='shelf-01' AND type='state'")
     assert {boot for (boot,) in states} == {2}, "the restarted node must announce itself with a new boot"
@@ -97,7 +103,7 @@ def test_events_wait_for_the_gateways_first_session_on_a_fresh_broker(make_store
     assert store.spooled("shelf-01") == 50
     store.start_gateway()
     wait_until(lambda: len(store.journaled("shelf-01")) >= 50, 20, "the held events once the gateway connected")
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 51)])
+    assert_exactly_once_in_order(store, "shelf-01", 50)
     node.send_signal(signal.SIGTERM)
     assert node.wait(10) == 0
 
@@ -124,7 +130,7 @@ def test_gateway_killed_with_messages_in_flight_gets_them_redelivered_once(make_
     publisher.close()
     store.start_gateway()
     wait_until(lambda: len(store.journaled("shelf-01")) >= 8_000, 60, "all 8,000 events after the restart")
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, 8_001)])
+    assert_exactly_once_in_order(store, "shelf-01", 8_000)
 
 
 def test_node_killed_while_connected_resends_what_was_not_acknowledged(make_store) -> None:  # type: ignore[no-untyped-def]
@@ -137,6 +143,5 @@ def test_node_killed_while_connected_resends_what_was_not_acknowledged(make_stor
     assert store.spooled("shelf-01") > 0, "the node was killed after its spool had drained"
     restarted = store.start_node("shelf-01", 0, 0)
     assert restarted.wait(60) == 0
-    journaled = store.journaled("shelf-01")
-    produced = max(seq for _, seq in journaled)
-    assert_exactly_once_in_order(store, "shelf-01", [(1, seq) for seq in range(1, produced + 1)])
+    # how many it made before the kill is not known: none missing up to the last is the check
+    assert_exactly_once_in_order(store, "shelf-01", len(store.journaled("shelf-01")))
