@@ -11,23 +11,9 @@ from edge.protocol.keys import load_signing_key
 from edge.protocol.messages import encode_message
 from edge.protocol.roles import Role
 from edge.protocol.topics import event_topic
-from firmware_tests.conftest import Store, no_gateway_wait, wait_until
+from firmware_tests.conftest import Store, assert_exactly_once_in_order, no_gateway_wait, wait_until
 from firmware_tests.mqtt_client import TestClient
 from hw.sim.traffic import synthetic_event
-
-
-def assert_exactly_once_in_order(store: Store, dev: str, made: int, kind: str = "weight") -> None:
-    """The `made` events of `kind` a device made in boot 1, each journaled once and in order,
-    and none lost. Its other events share its sequence numbers: a node's health comes every
-    interval_s (30 s), which a run on a slow machine outlasts. So the numbers are checked
-    over all its types: every one from 1 to the last journaled, once."""
-    journaled = store.journaled(dev, kind)
-    assert len(journaled) == len(set(journaled)), "an event was journaled twice"
-    assert journaled == sorted(journaled), "events of one device were journaled out of order"
-    numbered = sorted(store.query("SELECT boot, seq FROM journal WHERE dev=? AND boot=1 AND seq>0", dev))
-    missing = sorted({(1, seq) for seq in range(1, len(numbered) + 1)} - set(numbered))
-    assert numbered == [(1, seq) for seq in range(1, len(numbered) + 1)], f"sequence numbers missing: {missing}"
-    assert {boot for boot, _ in journaled} == {1} and len(journaled) == made, f"{made - len(journaled)} events lost"
 
 
 def test_ten_thousand_events_are_each_journaled_exactly_once(make_store) -> None:  # type: ignore[no-untyped-def]
