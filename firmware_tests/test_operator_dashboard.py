@@ -35,11 +35,12 @@ def dashboard(store: Store, name: str, account: str = DASHBOARD) -> TestClient:
 
 
 def retained(store: Store, name: str) -> dict[str, Any]:
-    """What a dashboard subscribing now is handed: every retained topic, decoded, and all of
-    it. The broker sends a client its messages in order, so once the retained message of one
-    more subscription, made after the dashboard's, has arrived, so has everything retained
-    for theirs. That one is the bridge's link state, which the broker retains itself from
-    the moment it starts and which no dashboard subscription matches."""
+    """What a dashboard subscribing now is handed: every retained topic, and all of it; the
+    gateway's JSON decoded, a node's state left as it is signed (signature first). The
+    broker sends a client its messages in order, so once the retained message of one more
+    subscription, made after the dashboard's, has arrived, so has everything retained for
+    theirs. That one is the bridge's link state, which the broker retains itself from the
+    moment it starts and which no dashboard subscription matches."""
     client = dashboard(store, name)
     client.subscribe(LINK)
     try:
@@ -50,7 +51,8 @@ def retained(store: Store, name: str) -> dict[str, Any]:
     for message in client.messages:
         if message.retain:
             payload = bytes(message.payload)
-            found[message.topic] = json.loads(payload) if payload.startswith(b"{") else payload
+            signed = message.topic.startswith("store/test/node/")  # its first byte is '{' one time in 256
+            found[message.topic] = json.loads(payload) if payload.startswith(b"{") and not signed else payload
     return found
 
 
